@@ -1,0 +1,197 @@
+"""Voices (stable identities), their provider versions, consent, and clips in the clone's own voice."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Voice(models.Model):
+    """The stable identity users, conversations and API clients refer to.
+
+    Provider voice ids live on VoiceVersion: retraining swaps `current_version` and nothing
+    that refers to a Voice ever needs to change.
+    """
+
+    class Status(models.TextChoices):
+        CREATING = "creating", "Creating"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+        DISABLED = "disabled", "Disabled"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="voices")
+    name = models.CharField(max_length=100)
+    persona = models.TextField(help_text="How the clone speaks and who it is; the reply engine's system prompt.")
+    language = models.CharField(max_length=16, blank=True, default="en")
+    current_version = models.ForeignKey(
+        "clones.VoiceVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.CREATING, db_index=True)
+    failure_reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["owner", "-created_at"], name="voice_owner_created_idx")]
+
+    def __str__(self):
+        return f"{self.name} ({self.get_status_display()})"
+
+    @property
+    def is_ready(self) -> bool:
+        return self.status == self.Status.READY and self.current_version_id is not None
+
+
+class VoiceVersion(models.Model):
+    """One provider voice behind a Voice. Exactly one is active per voice."""
+
+    class State(models.TextChoices):
+        ACTIVE = "active", "Active"
+        CANDIDATE = "candidate", "Candidate"
+        ARCHIVED = "archived", "Archived"
+        DELETED = "deleted", "Deleted at provider"
+
+    voice = models.ForeignKey(Voice, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    provider_voice_id = models.CharField(max_length=64, unique=True)
+    state = models.CharField(max_length=16, choices=State.choices, db_index=True)
+    created_by_run = models.ForeignKey(
+        "retraining.RetrainRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Deepest lineage among the clips this version was trained on: clips it generates get this + 1.
+    training_lineage_depth = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    archived_at = models.DateTimeField(null=True, blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["voice", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["voice", "number"], name="voiceversion_unique_number"),
+            models.UniqueConstraint(
+                fields=["voice"], condition=Q(state="active"), name="voiceversion_one_active_per_voice"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.voice.name} v{self.number} ({self.state})"
+
+    @property
+    def generated_lineage_depth(self) -> int:
+        return self.training_lineage_depth + 1
+
+
+class ConsentRecord(models.Model):
+    """Who consented to their voice being cloned, to what statement, when and how."""
+
+    class Method(models.TextChoices):
+        CHECKBOX = "checkbox", "Checkbox on the creation form"
+        STATEMENT = "statement", "Uploaded signed statement"
+
+    voice = models.ForeignKey(Voice, on_delete=models.CASCADE, related_name="consents")
+    given_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    speaker_name = models.CharField(max_length=200, blank=True)
+    statement_version = models.CharField(max_length=32)
+    statement_text = models.TextField()
+    method = models.CharField(max_length=16, choices=Method.choices, default=Method.CHECKBOX)
+    statement_file = models.FileField(upload_to="consents/", blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=400, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"Consent for {self.voice.name} by {self.given_by} ({self.statement_version})"
+
+
+class ClipSample(models.Model):
+    """One audio clip in the clone's own voice. Never the user's voice.
+
+    `original`: a consented upload the clone was created from. `generated`: a stored TTS reply.
+    `preview`: an A/B preview rendered for a retrain run (never a training source).
+    """
+
+    class Source(models.TextChoices):
+        ORIGINAL = "original", "Original (consented upload)"
+        GENERATED = "generated", "Generated reply"
+        PREVIEW = "preview", "Retrain preview"
+
+    class ReviewStatus(models.TextChoices):
+        PENDING = "pending", "Pending"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+
+    voice = models.ForeignKey(Voice, on_delete=models.CASCADE, related_name="clips")
+    source = models.CharField(max_length=16, choices=Source.choices)
+    version = models.ForeignKey(
+        VoiceVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="clips",
+        help_text="The version that produced a generated clip.",
+    )
+    file = models.FileField(max_length=500)
+    original_filename = models.CharField(max_length=255, blank=True)
+    content_type = models.CharField(max_length=100, default="audio/mpeg")
+    text = models.TextField(blank=True)
+    duration_s = models.FloatField(null=True, blank=True)
+    sample_rate = models.PositiveIntegerField(null=True, blank=True)
+    size_bytes = models.PositiveBigIntegerField(default=0)
+    sha256 = models.CharField(max_length=64, db_index=True)
+    # Quality metrics, filled by analysis (clip curation).
+    loudness_lufs = models.FloatField(null=True, blank=True)
+    peak_dbfs = models.FloatField(null=True, blank=True)
+    clipping_ratio = models.FloatField(null=True, blank=True)
+    leading_silence_s = models.FloatField(null=True, blank=True)
+    trailing_silence_s = models.FloatField(null=True, blank=True)
+    speech_ratio = models.FloatField(null=True, blank=True)
+    snr_db = models.FloatField(null=True, blank=True)
+    quality_score = models.FloatField(null=True, blank=True, db_index=True)
+    quality_flags = models.JSONField(default=list, blank=True)
+    analysed_at = models.DateTimeField(null=True, blank=True)
+    # Prosody, for diversity-aware selection (clip curation): median pitch, its spread, the spread of
+    # speech energy, and characters of text per second of speech.
+    pitch_median_hz = models.FloatField(null=True, blank=True)
+    pitch_range_st = models.FloatField(null=True, blank=True)
+    energy_range_db = models.FloatField(null=True, blank=True)
+    speaking_rate_cps = models.FloatField(null=True, blank=True)
+    lineage_depth = models.PositiveSmallIntegerField(default=0)
+    review_status = models.CharField(
+        max_length=16, choices=ReviewStatus.choices, default=ReviewStatus.PENDING, db_index=True
+    )
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    review_reason = models.CharField(max_length=255, blank=True)
+    provider_request_id = models.CharField(max_length=64, blank=True)
+    character_cost = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["voice", "source", "review_status", "-created_at"], name="clip_voice_src_review_idx"),
+            models.Index(fields=["source", "review_status", "-created_at"], name="clip_src_review_idx"),
+            # The admin's voice filter with its default ordering, and the review queue per voice.
+            models.Index(fields=["voice", "-created_at"], name="clip_voice_created_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_source_display()} clip #{self.pk} of {self.voice.name}"
+
+
+class GeneratedAudio(models.Model):
+    """Registry of every audio the product generated, by content hash.
+
+    Lets us recognise our own synthetic audio when it is uploaded again as an "original" sample.
+    """
+
+    sha256 = models.CharField(max_length=64, unique=True)
+    clip = models.ForeignKey(ClipSample, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return self.sha256

@@ -1,0 +1,24 @@
+"""Test settings: the real settings, with django-q2 in sync mode and fast provider backoff.
+
+Q_CLUSTER is read when django_q is imported, so sync mode must be set here, before Django starts.
+DATABASE_URL / REDIS_URL / AWS_* in the environment still switch profiles, as in production.
+"""
+
+import tempfile
+
+from voiceclone.settings import *  # noqa: F403
+from voiceclone.settings import Q_CLUSTER
+
+Q_CLUSTER["sync"] = True
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+MEDIA_ROOT = tempfile.mkdtemp(prefix="voiceclone-test-media-")
+if STORAGES["default"]["BACKEND"].endswith("FileSystemStorage"):  # noqa: F405
+    STORAGES["default"]["OPTIONS"]["location"] = MEDIA_ROOT  # noqa: F405
+PROVIDER_BACKOFF_BASE_S = 0.01
+PROVIDER_BACKOFF_MAX_S = 0.05
+ELEVENLABS_TIMEOUT_S = 10.0
+REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_CLASSES": []}  # noqa: F405
+LLM_BASE_URL = ""
+# Tests never talk to the real provider: the session fixture points this at the emulator.
+ELEVENLABS_API_KEY = "test-key"
+ELEVENLABS_BASE_URL = "http://127.0.0.1:9"  # replaced by the `emulator` fixture at session start

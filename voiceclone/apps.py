@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class VoiceCloneConfig(AppConfig):
+    """The project package is an app so its management commands (emulator, demo, ...) are found."""
+
+    name = "voiceclone"
+    verbose_name = "voiceclone"

@@ -1,0 +1,43 @@
+"""Business refusals raised by services and mapped to HTTP answers in one place (voiceclone.api)."""
+
+
+class ApplicationError(Exception):
+    """A refusal the user can understand and act on.
+
+    `code` is stable and machine-readable; `message` is for humans; `extra` carries details
+    (e.g. per-reason counts). `status_code` is the HTTP status the API answers with.
+    """
+
+    status_code = 400
+    default_code = "invalid"
+
+    def __init__(self, message: str, *, code: str | None = None, extra: dict | None = None):
+        super().__init__(message)
+        self.message = message
+        self.code = code or self.default_code
+        self.extra = extra or {}
+
+
+class ConsentMissing(ApplicationError):
+    default_code = "consent_missing"
+
+
+class UnsupportedAudio(ApplicationError):
+    default_code = "unsupported_audio"
+
+
+class InvalidState(ApplicationError):
+    """The object is not in a state that allows this action (e.g. retrying a ready voice)."""
+
+    status_code = 409
+    default_code = "invalid_state"
+
+
+class QuotaFull(ApplicationError):
+    status_code = 409
+    default_code = "quota_full"
+
+
+class NotEligible(ApplicationError):
+    status_code = 422
+    default_code = "not_eligible"

@@ -1,0 +1,326 @@
+"""Settings for voiceclone, read top to bottom.
+
+Every value comes from the environment and has a default that works on a fresh laptop:
+SQLite, filesystem media, django-q2's ORM broker and the local ElevenLabs emulator.
+A profile (PostgreSQL, Redis broker, S3 storage) switches on when its variable is present.
+Every variable is listed once, with its default, in README.md.
+"""
+
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+
+
+def env_bool(name: str, default: bool) -> bool:
+    """Parse a boolean strictly: django-environ reads any unknown string as False."""
+    raw = env.str(name, default="").strip().lower()
+    if raw == "":
+        return default
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    raise ImproperlyConfigured(f"{name} must be a boolean (true/false), got {raw!r}")
+
+
+def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
+    raw = env.str(name, default="").strip()
+    if raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be an integer, got {raw!r}") from None
+    if minimum is not None and value < minimum:
+        raise ImproperlyConfigured(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def env_float(name: str, default: float, *, minimum: float | None = None) -> float:
+    raw = env.str(name, default="").strip()
+    if raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number, got {raw!r}") from None
+    if minimum is not None and value < minimum:
+        raise ImproperlyConfigured(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def env_optional_int(name: str, default: int | None) -> int | None:
+    """An integer where empty or 0 means "no limit" (None)."""
+    raw = env.str(name, default="").strip()
+    if raw == "":
+        return default
+    value = env_int(name, 0, minimum=0)
+    return value or None
+
+
+# --- Core -------------------------------------------------------------------------------------
+
+DEV_SECRET_KEY = "dev-insecure-secret-key-change-me"
+DEBUG = env_bool("DEBUG", True)
+SECRET_KEY = env.str("SECRET_KEY", default=DEV_SECRET_KEY)
+if not DEBUG and SECRET_KEY == DEV_SECRET_KEY:
+    raise ImproperlyConfigured("Set SECRET_KEY: refusing to run with DEBUG off and the development key.")
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "django_q",
+    "voiceclone",
+    "voiceclone.events",
+    "clones",
+    "conversations",
+    "retraining",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "voiceclone.urls"
+WSGI_APPLICATION = "voiceclone.wsgi.application"
+ASGI_APPLICATION = "voiceclone.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database: SQLite unless DATABASE_URL is set ------------------------------------------------
+
+VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
+DATABASES = {
+    "default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    # Workers and the web server write concurrently; wait for the lock instead of failing.
+    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "voice-list"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# --- Static and media storage: filesystem unless AWS_STORAGE_BUCKET_NAME is set ----------------
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = VAR_DIR / "staticfiles"
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "media")))
+MEDIA_URL = "/media-not-served/"  # audio is served only through authorised views
+
+AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME", default="")
+USE_S3 = bool(AWS_STORAGE_BUCKET_NAME)
+if USE_S3:
+    AWS_S3_ENDPOINT_URL = env.str("AWS_S3_ENDPOINT_URL", default="") or None
+    AWS_S3_REGION_NAME = env.str("AWS_S3_REGION_NAME", default="us-east-1")
+    AWS_ACCESS_KEY_ID = env.str("AWS_ACCESS_KEY_ID", default="") or None
+    AWS_SECRET_ACCESS_KEY = env.str("AWS_SECRET_ACCESS_KEY", default="") or None
+    AWS_QUERYSTRING_EXPIRE = env_int("AWS_QUERYSTRING_EXPIRE", 300, minimum=1)
+    AWS_DEFAULT_ACL = None
+    AWS_S3_FILE_OVERWRITE = False
+    media_storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {"bucket_name": AWS_STORAGE_BUCKET_NAME, "querystring_auth": True},
+    }
+else:
+    media_storage = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(MEDIA_ROOT)},
+    }
+STORAGES = {
+    "default": media_storage,
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+# --- Background work: django-q2, ORM broker unless REDIS_URL is set -----------------------------
+
+REDIS_URL = env.str("REDIS_URL", default="")
+Q_CLUSTER = {
+    "name": "voiceclone",
+    "workers": env_int("Q_WORKERS", 2, minimum=1),
+    "timeout": env_int("Q_TIMEOUT_S", 300, minimum=10),
+    # retry must exceed timeout, or a slow task is handed to a second worker while still running.
+    "retry": env_int("Q_TIMEOUT_S", 300, minimum=10) + 60,
+    "max_attempts": 3,
+    "save_limit": 1000,
+    "catch_up": False,
+    "sync": env_bool("Q_SYNC", False),
+    "label": "Background tasks",
+}
+if REDIS_URL:
+    Q_CLUSTER["redis"] = REDIS_URL
+else:
+    Q_CLUSTER["orm"] = "default"
+    Q_CLUSTER["poll"] = env_float("Q_POLL_S", 0.5, minimum=0.05)
+
+# --- ElevenLabs: the local emulator unless ELEVENLABS_API_KEY is set ----------------------------
+
+ELEVENLABS_API_KEY = env.str("ELEVENLABS_API_KEY", default="")
+EMULATOR_URL = env.str("ELEVENLABS_EMULATOR_URL", default="http://127.0.0.1:8765")
+USE_EMULATOR = not ELEVENLABS_API_KEY
+if USE_EMULATOR:
+    # The emulator accepts any non-empty key; the header is still required, as on the real API.
+    ELEVENLABS_API_KEY = "emulator-key"
+    ELEVENLABS_BASE_URL = env.str("ELEVENLABS_BASE_URL", default="") or EMULATOR_URL
+else:
+    ELEVENLABS_BASE_URL = env.str("ELEVENLABS_BASE_URL", default="") or None
+ELEVENLABS_TIMEOUT_S = env_float("ELEVENLABS_TIMEOUT_S", 30.0, minimum=0.1)
+ELEVENLABS_TTS_MODEL = env.str("ELEVENLABS_TTS_MODEL", default="eleven_multilingual_v2")
+ELEVENLABS_TTS_OUTPUT_FORMAT = env.str("ELEVENLABS_TTS_OUTPUT_FORMAT", default="mp3_44100_128")
+ELEVENLABS_STT_MODEL = env.str("ELEVENLABS_STT_MODEL", default="scribe_v1")
+PROVIDER_MAX_ATTEMPTS = env_int("PROVIDER_MAX_ATTEMPTS", 4, minimum=1)
+PROVIDER_BACKOFF_BASE_S = env_float("PROVIDER_BACKOFF_BASE_S", 0.5, minimum=0)
+PROVIDER_BACKOFF_MAX_S = env_float("PROVIDER_BACKOFF_MAX_S", 20.0, minimum=0)
+
+# --- Reply engine: any OpenAI-compatible endpoint, else the offline responder ------------------
+
+LLM_BASE_URL = env.str("LLM_BASE_URL", default="")
+LLM_API_KEY = env.str("LLM_API_KEY", default="")
+LLM_MODEL = env.str("LLM_MODEL", default="gpt-4o-mini")
+LLM_TIMEOUT_S = env_float("LLM_TIMEOUT_S", 30.0, minimum=0.1)
+LLM_MAX_TOKENS = env_int("LLM_MAX_TOKENS", 300, minimum=1)
+LLM_HISTORY_CHAR_BUDGET = env_int("LLM_HISTORY_CHAR_BUDGET", 6000, minimum=200)
+
+# --- Uploads -------------------------------------------------------------------------------------
+
+UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 10 * 1024 * 1024, minimum=1024)
+UPLOAD_MIN_DURATION_S = env_float("UPLOAD_MIN_DURATION_S", 1.0, minimum=0)
+UPLOAD_MAX_DURATION_S = env_float("UPLOAD_MAX_DURATION_S", 300.0, minimum=1)
+VOICE_MAX_SAMPLES = env_int("VOICE_MAX_SAMPLES", 25, minimum=1)
+# Django keeps larger request bodies on disk; the per-file check above is what users see.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+CONSENT_STATEMENT_VERSION = "2026-11-v1"
+
+# --- Retraining ----------------------------------------------------------------------------------
+
+RETRAIN_MIN_CONVERSATIONS = env_int("RETRAIN_MIN_CONVERSATIONS", 20, minimum=1)
+RETRAIN_WINDOW_DAYS = env_optional_int("RETRAIN_WINDOW_DAYS", 30)
+RETRAIN_MIN_APPROVED_CLIPS = env_int("RETRAIN_MIN_APPROVED_CLIPS", 20, minimum=1)
+RETRAIN_AUTO_APPROVE = env_bool("RETRAIN_AUTO_APPROVE", False)
+RETRAIN_ALLOW_EDIT_IN_PLACE = env_bool("RETRAIN_ALLOW_EDIT_IN_PLACE", False)
+ARCHIVED_VOICES_KEEP = env_int("ARCHIVED_VOICES_KEEP", 1, minimum=0)
+
+# --- API -----------------------------------------------------------------------------------------
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "voiceclone.api.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.UserRateThrottle",
+        "rest_framework.throttling.AnonRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "user": env.str("API_THROTTLE_USER", default="2000/hour"),
+        "anon": env.str("API_THROTTLE_ANON", default="100/hour"),
+    },
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "voiceclone API",
+    "DESCRIPTION": "Talk with AI voice clones. Replies are AI-generated speech in a cloned voice.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+}
+
+# --- Clip curation -------------------------------------------------------------------------------
+
+# Approve generated clips that pass every quality threshold (the rest stay pending for staff).
+CLIP_AUTO_APPROVE = env_bool("CLIP_AUTO_APPROVE", False)
+# Overrides of clones.analysis.QualityThresholds fields, e.g. {"min_lufs": -30}.
+CLIP_QUALITY_THRESHOLDS = env.json("CLIP_QUALITY_THRESHOLDS", default={})
+
+# --- Clip selection ---------------------------------------------------------------------------------
+# What a retrain uploads (clones.services.selection). ElevenLabs' guidance for instant cloning is 1–2
+# minutes of clean audio, with little benefit beyond 3; more is not better.
+
+RETRAIN_SELECTION_BUDGET_S = env_float("RETRAIN_SELECTION_BUDGET_S", 150.0, minimum=1)
+# Most of the selected duration that may be the clone's own synthetic speech (drift guard).
+RETRAIN_GENERATED_SHARE_MAX = env_float("RETRAIN_GENERATED_SHARE_MAX", 0.6, minimum=0)
+# Deepest lineage a generated clip may have (1 = spoken by a version trained on originals only).
+RETRAIN_MAX_LINEAGE_DEPTH = env_int("RETRAIN_MAX_LINEAGE_DEPTH", 2, minimum=0)
+# Most of the selected duration any one conversation may supply.
+RETRAIN_MAX_CLIPS_PER_CONVERSATION_SHARE = env_float("RETRAIN_MAX_CLIPS_PER_CONVERSATION_SHARE", 0.2, minimum=0)
+RETRAIN_CLIP_MIN_S = env_float("RETRAIN_CLIP_MIN_S", 2.0, minimum=0)
+# Long TTS replies degrade towards their end: only the first this-many seconds of a reply are used.
+RETRAIN_CLIP_MAX_USE_S = env_float("RETRAIN_CLIP_MAX_USE_S", 25.0, minimum=1)
+# Texts at least this similar (word-shingle Jaccard, 0–1) to a better clip already selected are skipped.
+RETRAIN_NEAR_DUPLICATE_SIMILARITY = env_float("RETRAIN_NEAR_DUPLICATE_SIMILARITY", 0.7, minimum=0)
+# Quality flags that keep an approved clip out of a retrain (edge silence is trimmed in the training copy).
+RETRAIN_EXCLUDED_QUALITY_FLAGS = env.list(
+    "RETRAIN_EXCLUDED_QUALITY_FLAGS",
+    default=["mostly_silence", "clipped", "too_quiet", "too_loud", "noisy", "too_short", "undecodable"],
+)
+for _name in ("RETRAIN_GENERATED_SHARE_MAX", "RETRAIN_MAX_CLIPS_PER_CONVERSATION_SHARE",
+              "RETRAIN_NEAR_DUPLICATE_SIMILARITY"):
+    if not 0 <= globals()[_name] <= 1:
+        raise ImproperlyConfigured(f"{_name} must be between 0 and 1, got {globals()[_name]}")
+# Instant-cloning upload limits: not documented by ElevenLabs (elevenlabs-api.md §3, UNSURE), so settings.
+PROVIDER_IVC_MAX_FILES = env_int("PROVIDER_IVC_MAX_FILES", 25, minimum=1)
+PROVIDER_IVC_MAX_FILE_BYTES = env_int("PROVIDER_IVC_MAX_FILE_BYTES", 10 * 1024 * 1024, minimum=1024)
+PROVIDER_IVC_MAX_TOTAL_BYTES = env_int("PROVIDER_IVC_MAX_TOTAL_BYTES", 100 * 1024 * 1024, minimum=1024)
+# Training copies (clones.services.training_copy): the stored clip is never modified.
+TRAINING_COPY_TARGET_LUFS = env_float("TRAINING_COPY_TARGET_LUFS", -20.0)
+TRAINING_COPY_PEAK_CAP_DBFS = env_float("TRAINING_COPY_PEAK_CAP_DBFS", -1.0)
+TRAINING_COPY_PAD_S = env_float("TRAINING_COPY_PAD_S", 0.1, minimum=0)
