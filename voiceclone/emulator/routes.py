@@ -1,0 +1,307 @@
+"""The emulated API endpoints (spec §2-§7) and the table that routes paths to them.
+
+Each endpoint takes a `Request` (plus path parameters) and returns a `Response` or raises
+`errors.ApiError`. Validation follows FastAPI, as the real service does: every missing required field
+is listed in one 422 body, and an empty form value counts as missing. Retried multipart requests from
+the SDK (which lose their form fields, spec §1.3) are validated like any other, so they fail the way
+they would against the real API.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+import time
+from typing import Callable
+from urllib.parse import unquote
+
+from . import audio, errors, transcripts
+from .forms import Form
+from .ids import new_id
+from .protocol import Request, Response
+from .state import EmulatorState
+
+DEFAULT_TTS_MODEL = "eleven_multilingual_v2"
+_TRUE = {"true", "1", "yes", "on", "t", "y"}
+_FALSE = {"false", "0", "no", "off", "f", "n"}
+# Values the SDK sends for omitted optional form fields (spec §7.2): treat as "not given".
+_ABSENT = {None, "", "null"}
+_OUTPUT_FORMAT = re.compile(r"(mp3|pcm|wav|opus|ulaw|alaw)_(\d+)(?:_(\d+))?")
+_EXPOSED_HEADERS = (
+    "request-id, history-item-id, character-cost, regeneration-count, generation-info, "
+    "current-concurrent-requests, maximum-concurrent-requests"
+)
+
+
+def _bool_field(form: Form, name: str, default: bool, problems: list) -> bool:
+    raw = form.value(name)
+    if raw in _ABSENT:
+        return default
+    if raw.lower() in _TRUE:
+        return True
+    if raw.lower() in _FALSE:
+        return False
+    problems.append((["body", name], "Input should be a valid boolean, unable to interpret input", "bool_parsing"))
+    return default
+
+
+def _labels_field(form: Form, problems: list) -> dict | None:
+    """`labels` arrives as a JSON string, or the literal "null" when the SDK caller omitted it."""
+    raw = form.value("labels")
+    if raw in _ABSENT:
+        return None
+    try:
+        labels = json.loads(raw)
+        if isinstance(labels, str):  # the SDK JSON-encodes a str argument a second time
+            labels = json.loads(labels)
+    except json.JSONDecodeError:
+        labels = None
+    if not isinstance(labels, dict):
+        problems.append((["body", "labels"], "Labels must be a JSON object of strings", "value_error"))
+        return None
+    return {str(key): str(value) for key, value in labels.items()}
+
+
+def _check_uploads(files) -> None:
+    for upload in files:
+        if not upload.data:
+            raise errors.api_error(400, "invalid_audio", f"The file {upload.filename} is empty.", param="files")
+
+
+class Api:
+    def __init__(self, state: EmulatorState):
+        self.state = state
+
+    # ----------------------------------------------------------------- voices
+
+    def add_voice(self, request: Request) -> Response:
+        form = request.form()
+        problems: list = []
+        name = form.value("name")
+        if name in _ABSENT:
+            problems.append((["body", "name"], "Field required", "missing"))
+        files = form.files_named("files")
+        if not files:
+            problems.append((["body", "files"], "Field required", "missing"))
+        remove_noise = _bool_field(form, "remove_background_noise", False, problems)
+        labels = _labels_field(form, problems)
+        if problems:
+            raise errors.validation_error(*problems)
+        _check_uploads(files)
+        description = form.value("description")
+        voice_id = self.state.create_voice(
+            name=name,
+            files=files,
+            description=None if description in _ABSENT else description,
+            labels=labels or {},
+            remove_background_noise=remove_noise,
+        )
+        return Response.json({"voice_id": voice_id, "requires_verification": False})
+
+    def edit_voice(self, request: Request, voice_id: str) -> Response:
+        form = request.form()
+        problems: list = []
+        name = form.value("name")
+        if name in _ABSENT:
+            problems.append((["body", "name"], "Field required", "missing"))
+        remove_noise = _bool_field(form, "remove_background_noise", False, problems)
+        labels = _labels_field(form, problems)
+        if problems:
+            raise errors.validation_error(*problems)
+        files = form.files_named("files")
+        _check_uploads(files)
+        description = form.value("description")
+        self.state.edit_voice(
+            voice_id,
+            name=name,
+            files=files,
+            description=None if description in _ABSENT else description,
+            labels=labels,
+            remove_background_noise=remove_noise,
+        )
+        return Response.json({"status": "ok"})
+
+    def delete_sample(self, request: Request, voice_id: str, sample_id: str) -> Response:
+        self.state.delete_sample(voice_id, sample_id)
+        return Response.json({"status": "ok"})
+
+    def sample_audio(self, request: Request, voice_id: str, sample_id: str) -> Response:
+        data, mime_type = self.state.sample_audio(voice_id, sample_id)
+        return Response(200, data, mime_type)
+
+    def delete_voice(self, request: Request, voice_id: str) -> Response:
+        self.state.delete_voice(voice_id)
+        return Response.json({"status": "ok"})
+
+    def get_voice(self, request: Request, voice_id: str) -> Response:
+        return Response.json(self.state.get_voice(voice_id))
+
+    def list_voices(self, request: Request) -> Response:
+        return Response.json({"voices": self.state.list_voices()})
+
+    def search_voices(self, request: Request) -> Response:
+        return Response.json(self.state.search_voices(request.query))
+
+    # ----------------------------------------------------------------- account
+
+    def subscription(self, request: Request) -> Response:
+        return Response.json(self.state.subscription())
+
+    def user(self, request: Request) -> Response:
+        return Response.json(self.state.user(request.headers.get("xi-api-key", "")))
+
+    # ----------------------------------------------------------------- speech
+
+    @staticmethod
+    def _output_format(request: Request) -> tuple[str, int]:
+        raw = request.query_value("output_format") or "mp3_44100_128"
+        match = _OUTPUT_FORMAT.fullmatch(raw)
+        if not match:
+            raise errors.validation_error(
+                (["query", "output_format"], f"Input should be a valid output format, got {raw!r}", "enum")
+            )
+        kind, rate = match.group(1), int(match.group(2))
+        if kind not in {"mp3", "pcm", "wav"}:
+            raise errors.api_error(
+                400, "unsupported_output_format",
+                f"The emulator produces mp3, pcm and wav only, not {raw}.", param="output_format",
+            )
+        return kind, rate
+
+    @staticmethod
+    def _tts_payload(request: Request) -> tuple[str, str, float]:
+        payload = request.json()
+        if not isinstance(payload, dict):
+            raise errors.validation_error(
+                (["body"], "Input should be a valid dictionary or object", "model_attributes_type")
+            )
+        if "text" not in payload:
+            raise errors.missing_field("body", "text")
+        text = payload["text"]
+        if not isinstance(text, str):
+            raise errors.validation_error((["body", "text"], "Input should be a valid string", "string_type"))
+        if not text.strip():
+            raise errors.api_error(400, "invalid_parameters", "The text must not be empty.", param="text")
+        model_id = payload.get("model_id") or DEFAULT_TTS_MODEL
+        settings = payload.get("voice_settings")
+        speed = settings.get("speed") if isinstance(settings, dict) else None
+        speed = float(speed) if isinstance(speed, (int, float)) and not isinstance(speed, bool) and speed > 0 else 1.0
+        return text, str(model_id), speed
+
+    def text_to_speech(self, request: Request, voice_id: str, *, streaming: bool = False) -> Response:
+        kind, rate = self._output_format(request)
+        text, model_id, speed = self._tts_payload(request)
+        started = time.monotonic()
+        ticket = self.state.begin_tts(voice_id, text, model_id)
+        rendered = None
+        try:
+            rendered = audio.render(text, ticket.timbre_seed, speed=speed, audio_format=kind, sample_rate=rate)
+        finally:
+            self.state.end_tts(
+                audio_sha256=hashlib.sha256(rendered.data).hexdigest() if rendered else None,
+                text=text,
+                duration_secs=rendered.duration_secs if rendered else 0.0,
+            )
+        headers = {
+            "request-id": new_id(),
+            "history-item-id": new_id(),
+            "character-cost": str(ticket.cost),
+            "x-character-count": str(ticket.cost),
+            "current-concurrent-requests": str(ticket.concurrent),
+            "maximum-concurrent-requests": str(ticket.max_concurrent),
+            "tts-latency-ms": str(int((time.monotonic() - started) * 1000)),
+            "access-control-expose-headers": _EXPOSED_HEADERS,
+        }
+        content_type = {"mp3": "audio/mpeg", "wav": "audio/wav", "pcm": "audio/pcm"}[kind]
+        if not streaming:
+            return Response(200, rendered.data, content_type, headers)
+        # Several chunks, so clients really exercise chunked decoding and incremental reads.
+        data = rendered.data
+        size = min(8192, max(512, math.ceil(len(data) / 4)))
+        return Response(200, b"", content_type, headers, chunks=[data[i : i + size] for i in range(0, len(data), size)])
+
+    def text_to_speech_stream(self, request: Request, voice_id: str) -> Response:
+        return self.text_to_speech(request, voice_id, streaming=True)
+
+    def speech_to_text(self, request: Request) -> Response:
+        form = request.form()
+        problems: list = []
+        model_id = form.value("model_id")
+        if model_id in _ABSENT:
+            problems.append((["body", "model_id"], "Field required", "missing"))
+        elif not model_id.startswith("scribe_"):
+            problems.append((["body", "model_id"], "Input should be a scribe model id such as 'scribe_v1'", "enum"))
+        webhook = _bool_field(form, "webhook", False, problems)
+        multi_channel = _bool_field(form, "use_multi_channel", False, problems)
+        for name in ("tag_audio_events", "diarize"):
+            _bool_field(form, name, True, problems)
+        if problems:
+            raise errors.validation_error(*problems)
+        uploads = form.files_named("file")
+        url = next((form.value(n) for n in ("cloud_storage_url", "source_url") if form.value(n) not in _ABSENT), None)
+        if not uploads and url is None:
+            raise errors.api_error(
+                400, "invalid_parameters", "Either a file or a cloud_storage_url must be provided.", param="file"
+            )
+        if webhook:
+            return Response.json(
+                {"message": "Request accepted; the transcript will be sent to your webhook.",
+                 "request_id": new_id(), "transcription_id": new_id()},
+                status=202,
+            )
+        data = uploads[0].data if uploads else url.encode("utf-8")
+        digest = hashlib.sha256(data).hexdigest()
+        known = self.state.spoken_text(digest) if uploads else None
+        if known:
+            text, duration = known["text"], known["duration_secs"]
+        else:
+            text = transcripts.placeholder_text(digest)
+            # Unknown containers (m4a, webm) cannot be decoded here: estimate from 128 kbit/s.
+            duration = (audio.probe_duration(data) if uploads else None) or max(len(data) / 16000, 0.5)
+        language = form.value("language_code")
+        language = None if language in _ABSENT else language
+        result = transcripts.transcription(text, duration_secs=duration, language_code=language)
+        if multi_channel:
+            channel = {key: result[key] for key in ("language_code", "language_probability", "text", "words")}
+            channel["channel_index"] = 0
+            result = {"transcripts": [channel], "transcription_id": result["transcription_id"],
+                      "audio_duration_secs": result["audio_duration_secs"]}
+        return Response.json(result)
+
+
+_PARAMETERS = {"voice_id": r"(?P<voice_id>[^/]+)", "sample_id": r"(?P<sample_id>[^/]+)"}
+ROUTES: list[tuple[str, re.Pattern, str]] = [
+    (method, re.compile(pattern.format(**_PARAMETERS)), name)
+    for method, pattern, name in (
+        ("POST", "/v1/voices/add", "add_voice"),
+        ("POST", "/v1/voices/{voice_id}/edit", "edit_voice"),
+        ("DELETE", "/v1/voices/{voice_id}/samples/{sample_id}", "delete_sample"),
+        ("GET", "/v1/voices/{voice_id}/samples/{sample_id}/audio", "sample_audio"),
+        ("GET", "/v1/voices/{voice_id}", "get_voice"),
+        ("DELETE", "/v1/voices/{voice_id}", "delete_voice"),
+        ("GET", "/v1/voices", "list_voices"),
+        ("GET", "/v2/voices", "search_voices"),
+        ("GET", "/v1/user/subscription", "subscription"),
+        ("GET", "/v1/user", "user"),
+        ("POST", "/v1/text-to-speech/{voice_id}", "text_to_speech"),
+        ("POST", "/v1/text-to-speech/{voice_id}/stream", "text_to_speech_stream"),
+        ("POST", "/v1/speech-to-text", "speech_to_text"),
+    )
+]
+
+
+def resolve(api: Api, method: str, path: str) -> Callable[[Request], Response]:
+    """The endpoint for (method, path) with its path parameters bound; 404/405 like FastAPI."""
+    path_known = False
+    for route_method, pattern, name in ROUTES:
+        match = pattern.fullmatch(path)
+        if match is None:
+            continue
+        path_known = True
+        if route_method == method:
+            params = {key: unquote(value) for key, value in match.groupdict().items()}
+            endpoint = getattr(api, name)
+            return lambda request: endpoint(request, **params)
+    raise errors.method_not_allowed() if path_known else errors.not_found_route()
