@@ -5,6 +5,7 @@ from django.conf import settings
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from tests.audio import wav_bytes
 from tests.factories import UserFactory
 from voiceclone.emulator import EmulatorServer
 from voiceclone.emulator.control import EmulatorControl
@@ -71,3 +72,45 @@ def staff_api(staff):
 def run_tasks(django_capture_on_commit_callbacks):
     """Run on-commit callbacks (and so the django-q2 sync tasks they enqueue) at the end of the block."""
     return lambda: django_capture_on_commit_callbacks(execute=True)
+
+# --- voices and conversations made through the API, as their owner would ---------------------
+
+
+@pytest.fixture
+def make_voice(emulator_ctl, django_capture_on_commit_callbacks):
+    """Create a ready voice through the API as its owner would (two WAV recordings)."""
+
+    def make(api, name="Ada", persona="You are Ada, a cheerful baker from Leeds."):
+        with django_capture_on_commit_callbacks(execute=True):
+            response = api.post(
+                "/api/v1/voices/",
+                {
+                    "name": name,
+                    "persona": persona,
+                    "consent": "true",
+                    "samples": [_upload("one.wav", wav_bytes(3, seed=1)), _upload("two.wav", wav_bytes(3, seed=2))],
+                },
+                format="multipart",
+            )
+        assert response.status_code == 202, response.content
+        return response.json()["id"]
+
+    return make
+
+
+def _upload(name, data):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return SimpleUploadedFile(name, data, content_type="audio/wav")
+
+
+@pytest.fixture
+def alice_voice(make_voice, alice_api):
+    return make_voice(alice_api)
+
+
+@pytest.fixture
+def alice_conversation(alice_api, alice_voice):
+    response = alice_api.post("/api/v1/conversations/", {"voice": alice_voice}, format="json")
+    assert response.status_code == 201, response.content
+    return response.json()["id"]

@@ -3,6 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from clones.api.clips import ClipViewSet
 from clones.api.views import VoiceViewSet
 from conversations.api.views import ConversationViewSet, MessageViewSet
 from voiceclone.auth_api import ObtainTokenView
@@ -13,13 +14,14 @@ router.register("voices", VoiceViewSet, basename="voice")
 router.register("conversations", ConversationViewSet, basename="conversation")
 router.register("messages", MessageViewSet, basename="message")
 router.register("events", EventViewSet, basename="event")
+router.register("clips", ClipViewSet, basename="clip")
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/auth/token/", ObtainTokenView.as_view(), name="api-token"),
     # The documented spelling has no trailing slash; both reach the same view.
     path("api/v1/messages/<uuid:pk>/audio", MessageViewSet.as_view({"get": "audio"}), name="message-audio-bare"),
-    path("api/v1/", include(router.urls)),
+    path("api/v1/", include((router.urls, "api"))),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("", include("voiceclone.pages_urls")),

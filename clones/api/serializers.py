@@ -1,0 +1,63 @@
+from django.conf import settings
+from rest_framework import serializers
+
+from clones.models import Voice, VoiceVersion
+
+
+class VoiceVersionSummarySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = VoiceVersion
+        fields = ["number", "created_at"]
+
+
+class VoiceVersionOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = VoiceVersion
+        fields = ["number", "state", "created_at", "archived_at", "deleted_at"]
+
+
+class VoiceOutputSerializer(serializers.ModelSerializer):
+    current_version = VoiceVersionSummarySerializer(read_only=True)
+    owner = serializers.CharField(source="owner.username", read_only=True)
+
+    class Meta:
+        model = Voice
+        fields = [
+            "id", "name", "persona", "language", "status", "failure_reason", "current_version", "owner",
+            "created_at", "updated_at",
+        ]
+
+
+class VoiceCreateInputSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    persona = serializers.CharField(max_length=4000)
+    language = serializers.CharField(max_length=16, required=False, allow_blank=True, default="en")
+    consent = serializers.BooleanField(
+        help_text="Must be true: the speaker consents to the consent statement (GET /api/v1/voices/consent-statement/)."
+    )
+    speaker_name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    samples = serializers.ListField(
+        child=serializers.FileField(allow_empty_file=True),
+        min_length=1,
+        help_text="1–25 recordings of the speaker (WAV, MP3, OGG, WebM or M4A), repeated field.",
+    )
+
+    def validate_samples(self, value):
+        if len(value) > settings.VOICE_MAX_SAMPLES:
+            raise serializers.ValidationError(f"Upload at most {settings.VOICE_MAX_SAMPLES} recordings.")
+        return value
+
+
+class VoiceUpdateInputSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100, required=False)
+    persona = serializers.CharField(max_length=4000, required=False)
+
+
+class VoiceCreatedOutputSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    status = serializers.CharField()
+
+
+class ConsentStatementSerializer(serializers.Serializer):
+    version = serializers.CharField()
+    text = serializers.CharField()

@@ -1,0 +1,93 @@
+from django.conf import settings
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.response import Response
+
+from clones import selectors, services
+from clones.models import Voice
+
+from .serializers import (
+    ConsentStatementSerializer,
+    VoiceCreatedOutputSerializer,
+    VoiceCreateInputSerializer,
+    VoiceOutputSerializer,
+    VoiceUpdateInputSerializer,
+    VoiceVersionOutputSerializer,
+)
+
+
+def client_ip(request) -> str | None:
+    return request.META.get("REMOTE_ADDR") or None
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List voices (your own; staff see all)"),
+    retrieve=extend_schema(summary="Get a voice"),
+    destroy=extend_schema(summary="Disable a voice (soft delete)", responses={204: None}),
+)
+class VoiceViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet
+):
+    serializer_class = VoiceOutputSerializer
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    lookup_value_regex = "[0-9a-fA-F-]{32,36}"
+
+    def get_queryset(self):
+        return selectors.voice_list_for_user(user=self.request.user)
+
+    @extend_schema(
+        summary="Create a voice clone from consented recordings",
+        request={"multipart/form-data": VoiceCreateInputSerializer},
+        responses={202: VoiceCreatedOutputSerializer, 400: OpenApiResponse(description="Per-field errors")},
+    )
+    def create(self, request):
+        serializer = VoiceCreateInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        voice = services.voice_create(
+            owner=request.user,
+            name=data["name"],
+            persona=data["persona"],
+            language=data.get("language") or "en",
+            samples=[services.SampleUpload.from_uploaded_file(f) for f in data["samples"]],
+            consent=data["consent"],
+            speaker_name=data.get("speaker_name", ""),
+            ip_address=client_ip(request),
+            user_agent=request.headers.get("User-Agent", ""),
+        )
+        return Response({"id": voice.pk, "status": voice.status}, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(summary="Rename a voice or change its persona", request=VoiceUpdateInputSerializer)
+    def partial_update(self, request, pk=None):
+        voice = self.get_object()
+        serializer = VoiceUpdateInputSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        voice = services.voice_update(voice=voice, **serializer.validated_data)
+        return Response(VoiceOutputSerializer(voice).data)
+
+    @extend_schema(summary="Rename a voice or change its persona", request=VoiceUpdateInputSerializer)
+    def update(self, request, pk=None):
+        return self.partial_update(request, pk)
+
+    def perform_destroy(self, instance: Voice):
+        services.voice_disable(voice=instance)
+
+    @extend_schema(summary="Retry creating a voice whose creation failed", request=None,
+                   responses={202: VoiceOutputSerializer})
+    @action(detail=True, methods=["post"])
+    def retry(self, request, pk=None):
+        voice = services.voice_retry(voice=self.get_object())
+        return Response(VoiceOutputSerializer(voice).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(summary="List the provider versions behind a voice", responses=VoiceVersionOutputSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def versions(self, request, pk=None):
+        voice = self.get_object()
+        return Response(VoiceVersionOutputSerializer(voice.versions.order_by("number"), many=True).data)
+
+    @extend_schema(summary="The consent statement a speaker agrees to", responses=ConsentStatementSerializer)
+    @action(detail=False, methods=["get"], url_path="consent-statement")
+    def consent_statement(self, request):
+        return Response({"version": settings.CONSENT_STATEMENT_VERSION, "text": services.CONSENT_STATEMENT})

@@ -1,0 +1,150 @@
+"""Reads for voices and clips, scoped to the asking user in one place."""
+
+from django.db.models import QuerySet
+
+from .models import ClipSample, Voice
+
+
+def voice_list_for_user(*, user) -> QuerySet[Voice]:
+    """The user's own voices; staff see every voice."""
+    qs = Voice.objects.select_related("current_version", "owner")
+    return qs if user.is_staff else qs.filter(owner=user)
+
+
+def voice_get_for_user(*, user, voice_id) -> Voice:
+    """Raises Voice.DoesNotExist for a missing or foreign voice alike."""
+    return voice_list_for_user(user=user).get(pk=voice_id)
+
+
+def voice_list_usable_for_user(*, user) -> QuerySet[Voice]:
+    """Voices the user can start a conversation with."""
+    return voice_list_for_user(user=user).filter(status=Voice.Status.READY, owner=user)
+
+
+def clip_get_for_user(*, user, clip_id) -> ClipSample:
+    """A clip of one of the user's voices (staff: any clip). Raises ClipSample.DoesNotExist."""
+    qs = ClipSample.objects.select_related("voice")
+    if not user.is_staff:
+        qs = qs.filter(voice__owner=user)
+    return qs.get(pk=clip_id)
+
+
+# --- Clip curation ---------------------------------------------------------------------------------
+# "Used" means part of a promoted retrain run (DESIGN §2: a query, never a flag that can drift).
+
+USED_RUN_STATES = ("promoted",)
+
+# Flags the staff filters offer: clones.analysis.FLAGS plus the analysis task's own `undecodable`.
+QUALITY_FLAGS = (
+    "mostly_silence", "clipped", "too_quiet", "too_loud", "noisy", "too_short", "too_long",
+    "long_leading_silence", "long_trailing_silence", "undecodable",
+)
+
+
+def clip_is_used_expression():
+    """Exists(): the clip trained a version that was promoted."""
+    from django.db.models import Exists, OuterRef
+
+    from retraining.models import RetrainRunClip
+
+    return Exists(RetrainRunClip.objects.filter(clip=OuterRef("pk"), run__state__in=USED_RUN_STATES))
+
+
+def clip_run_count_expression():
+    """Correlated subquery: how many runs (any state) include the clip. Evaluated only for the rows a
+    page returns, unlike a JOIN + GROUP BY over the whole filtered table."""
+    from django.db.models import Count, IntegerField, OuterRef, Subquery
+    from django.db.models.functions import Coalesce
+
+    from retraining.models import RetrainRunClip
+
+    counts = (
+        RetrainRunClip.objects.filter(clip=OuterRef("pk")).order_by().values("clip").annotate(n=Count("pk")).values("n")
+    )
+    return Coalesce(Subquery(counts, output_field=IntegerField()), 0)
+
+
+def clip_queryset_with_usage(qs: QuerySet[ClipSample] | None = None) -> QuerySet[ClipSample]:
+    """Clips annotated with `used_in_runs` (int) and `is_used` (bool)."""
+    qs = ClipSample.objects.all() if qs is None else qs
+    return qs.annotate(used_in_runs=clip_run_count_expression(), is_used=clip_is_used_expression())
+
+
+def clip_filter(qs: QuerySet[ClipSample], filters: dict) -> QuerySet[ClipSample]:
+    """Apply the staff clip filters (all optional; see `clip_list_for_staff`)."""
+    if filters.get("voice"):
+        qs = qs.filter(voice_id=filters["voice"])
+    if filters.get("source"):
+        qs = qs.filter(source=filters["source"])
+    if filters.get("review_status"):
+        qs = qs.filter(review_status=filters["review_status"])
+    flag = filters.get("flag")
+    if flag == "none":
+        qs = qs.filter(analysed_at__isnull=False, quality_flags=[])
+    elif flag == "any":
+        qs = qs.filter(analysed_at__isnull=False).exclude(quality_flags=[])
+    elif flag:
+        # The JSON list as text contains the quoted flag: works on SQLite and PostgreSQL alike
+        # (SQLite has no JSON `contains` lookup).
+        qs = qs.filter(quality_flags__icontains=f'"{flag}"')
+    if filters.get("analysed") is not None:
+        qs = qs.filter(analysed_at__isnull=not filters["analysed"])
+    if filters.get("used") is not None:
+        used = clip_is_used_expression()
+        qs = qs.filter(used if filters["used"] else ~used)
+    if filters.get("created_after"):
+        qs = qs.filter(created_at__gte=filters["created_after"])
+    if filters.get("created_before"):
+        qs = qs.filter(created_at__lt=filters["created_before"])
+    if filters.get("min_score") is not None:
+        qs = qs.filter(quality_score__gte=filters["min_score"])
+    if filters.get("max_score") is not None:
+        qs = qs.filter(quality_score__lte=filters["max_score"])
+    if filters.get("q"):
+        qs = qs.filter(text__icontains=filters["q"])
+    return qs
+
+
+def clip_list_for_staff(*, filters: dict | None = None) -> QuerySet[ClipSample]:
+    """Every clip (staff only: callers check `is_staff`), newest first, with voice, version, reviewer
+    and message joined and usage annotated, so a page of any size costs one query.
+
+    filters: voice (id), source, review_status, flag (a quality flag, "none" or "any"), analysed (bool),
+    used (bool), created_after / created_before (datetimes), min_score / max_score, q (text search).
+    """
+    qs = ClipSample.objects.select_related("voice", "version", "reviewed_by", "message")
+    return clip_queryset_with_usage(clip_filter(qs, filters or {})).order_by("-created_at", "-id")
+
+
+def clip_get_for_staff(*, clip_id) -> ClipSample:
+    """Raises ClipSample.DoesNotExist."""
+    return clip_list_for_staff().get(pk=clip_id)
+
+
+def clips_eligible_for_retrain(*, voice, since=None) -> QuerySet[ClipSample]:
+    """Generated clips of `voice` a retrain may use: stored, approved, not used by a promoted run, and
+    (with `since`) created at or after it. Quality, lineage and budget rules are the selection service's
+    (`clones.services.select_clips_for_retrain`); this is the pool it starts from."""
+    qs = (
+        ClipSample.objects.filter(
+            voice=voice, source=ClipSample.Source.GENERATED, review_status=ClipSample.ReviewStatus.APPROVED
+        )
+        .exclude(sha256="")
+        .exclude(file="")
+        .filter(~clip_is_used_expression())
+    )
+    if since is not None:
+        qs = qs.filter(created_at__gte=since)
+    return qs
+
+
+def clip_review_queue(*, voice=None, limit: int = 50) -> list[ClipSample]:
+    """Pending generated clips in review order, most impactful first (issue 5, item 8).
+
+    First the clips the next retrain of their voice would select if they were approved (in selection
+    order), then clips whose metrics sit closest to a quality threshold (where a human decides best),
+    then the newest. See `clones.services.selection.review_queue_order`.
+    """
+    from clones.services.selection import review_queue_order
+
+    return review_queue_order(voice=voice, limit=limit)

@@ -1,0 +1,28 @@
+"""Writes for clones. Split by subject; import from `clones.services`."""
+
+from .voices import (  # noqa: F401
+    CONSENT_STATEMENT,
+    SampleUpload,
+    generated_audio_register,
+    voice_create,
+    voice_disable,
+    voice_provider_create,
+    voice_retry,
+    voice_update,
+)
+from .clips import (  # noqa: F401,E402
+    REJECT_REASON_CODES,
+    BulkReviewResult,
+    clip_analyse,
+    clip_review,
+    clips_bulk_review,
+    clips_reanalyse,
+)
+from .selection import (  # noqa: F401,E402
+    EXCLUSION_REASONS,
+    SelectedClip,
+    Selection,
+    SelectionLimits,
+    select_clips_for_retrain,
+)
+from .training_copy import TrainingCopy, clip_training_copy, selection_training_copies  # noqa: F401,E402

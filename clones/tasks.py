@@ -1,0 +1,11 @@
+"""django-q2 entry points for clones: load by id, call one service."""
+
+from . import services
+
+
+def voice_provider_create(voice_id) -> None:
+    services.voice_provider_create(voice_id=voice_id)
+
+
+def clip_analyse(clip_id: int) -> None:
+    services.clip_analyse(clip_id=clip_id)

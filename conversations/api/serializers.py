@@ -1,0 +1,64 @@
+from django.urls import reverse
+from rest_framework import serializers
+
+from conversations.models import Conversation, Message
+from voiceclone import replies
+
+
+class ConversationOutputSerializer(serializers.ModelSerializer):
+    voice_name = serializers.CharField(source="voice.name", read_only=True)
+
+    class Meta:
+        model = Conversation
+        fields = ["id", "voice", "voice_name", "title", "is_archived", "created_at", "updated_at"]
+
+
+class ConversationCreateInputSerializer(serializers.Serializer):
+    voice = serializers.UUIDField()
+    title = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+
+class ConversationUpdateInputSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    is_archived = serializers.BooleanField(required=False)
+
+
+class MessageOutputSerializer(serializers.ModelSerializer):
+    audio_url = serializers.SerializerMethodField()
+    voice_version = serializers.IntegerField(source="voice_version.number", read_only=True, default=None)
+    is_ai_generated = serializers.SerializerMethodField()
+    reply_engine_label = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Message
+        fields = [
+            "id", "conversation", "role", "status", "text", "input_kind", "failure_code", "failure_reason",
+            "audio_url", "voice_version", "is_ai_generated", "reply_engine", "reply_engine_label",
+            "stt_ms", "reply_ms", "tts_ms", "total_ms", "created_at", "completed_at",
+        ]
+
+    def get_audio_url(self, message) -> str | None:
+        has_audio = message.clip_id is not None and message.status == Message.Status.READY
+        if message.role == Message.Role.USER:
+            has_audio = bool(message.user_audio)
+        if not has_audio:
+            return None
+        url = reverse("api:message-audio", kwargs={"pk": message.pk})
+        request = self.context.get("request")
+        return request.build_absolute_uri(url) if request else url
+
+    def get_is_ai_generated(self, message) -> bool:
+        return message.role == Message.Role.ASSISTANT
+
+    def get_reply_engine_label(self, message) -> str:
+        return replies.engine_label(message.reply_engine) if message.reply_engine else ""
+
+
+class MessageCreateInputSerializer(serializers.Serializer):
+    text = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    audio = serializers.FileField(required=False, help_text="A recording (WAV, MP3, OGG, WebM or M4A).")
+
+
+class TurnOutputSerializer(serializers.Serializer):
+    user_message = MessageOutputSerializer()
+    assistant_message = MessageOutputSerializer()

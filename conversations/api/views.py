@@ -1,0 +1,161 @@
+from django.conf import settings
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.response import Response
+
+from clones import selectors as clone_selectors
+from clones.models import Voice
+from conversations import selectors, services
+from conversations.models import Message
+from voiceclone.api import CreatedCursorPagination
+from voiceclone.audio_response import audio_response
+
+from .serializers import (
+    ConversationCreateInputSerializer,
+    ConversationOutputSerializer,
+    ConversationUpdateInputSerializer,
+    MessageCreateInputSerializer,
+    MessageOutputSerializer,
+    TurnOutputSerializer,
+)
+
+
+class MessageCursorPagination(CreatedCursorPagination):
+    ordering = "created_at"
+
+
+IDEMPOTENCY_HEADER = OpenApiParameter(
+    "Idempotency-Key", str, OpenApiParameter.HEADER, required=False,
+    description="Repeat a POST with the same key to get the original result instead of a second turn.",
+)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List conversations", parameters=[
+        OpenApiParameter("archived", bool, description="Include archived conversations (default true)")]),
+    retrieve=extend_schema(summary="Get a conversation"),
+)
+class ConversationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = ConversationOutputSerializer
+    pagination_class = CreatedCursorPagination
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    lookup_value_regex = "[0-9a-fA-F-]{32,36}"
+
+    def get_queryset(self):
+        include_archived = self.request.query_params.get("archived", "true").lower() != "false"
+        return selectors.conversation_list_for_user(user=self.request.user, include_archived=include_archived)
+
+    @extend_schema(summary="Start a conversation with one of your ready voices",
+                   request=ConversationCreateInputSerializer, responses={201: ConversationOutputSerializer})
+    def create(self, request):
+        serializer = ConversationCreateInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            voice = clone_selectors.voice_list_for_user(user=request.user).get(
+                pk=serializer.validated_data["voice"], owner=request.user
+            )
+        except Voice.DoesNotExist:
+            raise ValidationError({"voice": ["Unknown voice."]}) from None
+        conversation = services.conversation_create(
+            user=request.user, voice=voice, title=serializer.validated_data["title"]
+        )
+        return Response(ConversationOutputSerializer(conversation).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(summary="Rename or archive a conversation", request=ConversationUpdateInputSerializer)
+    def partial_update(self, request, pk=None):
+        serializer = ConversationUpdateInputSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        conversation = services.conversation_update(conversation=self.get_object(), **serializer.validated_data)
+        return Response(ConversationOutputSerializer(conversation).data)
+
+    @extend_schema(summary="Archive a conversation", request=None, responses=ConversationOutputSerializer)
+    @action(detail=True, methods=["post"])
+    def archive(self, request, pk=None):
+        conversation = services.conversation_update(conversation=self.get_object(), is_archived=True)
+        return Response(ConversationOutputSerializer(conversation).data)
+
+    @extend_schema(methods=["GET"], summary="List the messages of a conversation (cursor pagination, oldest first)",
+                   responses=MessageOutputSerializer(many=True))
+    @extend_schema(
+        methods=["POST"],
+        summary="Send a message (JSON text or multipart audio); the spoken reply is produced in the background",
+        parameters=[IDEMPOTENCY_HEADER],
+        request={"application/json": MessageCreateInputSerializer, "multipart/form-data": MessageCreateInputSerializer},
+        responses={202: TurnOutputSerializer, 400: OpenApiResponse(description="Empty or invalid input"),
+                   409: OpenApiResponse(description="Conversation archived or voice not ready")},
+    )
+    @action(detail=True, methods=["get", "post"], pagination_class=MessageCursorPagination)
+    def messages(self, request, pk=None):
+        conversation = self.get_object()
+        if request.method == "GET":
+            page = self.paginate_queryset(selectors.message_list_for_conversation(conversation=conversation))
+            data = MessageOutputSerializer(page, many=True, context={"request": request}).data
+            return self.get_paginated_response(data)
+        if conversation.user_id != request.user.id:
+            raise NotFound()  # staff may read any conversation but only its owner talks in it
+        serializer = MessageCreateInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        audio = serializer.validated_data.get("audio")
+        audio_bytes = None
+        if audio is not None:
+            if audio.size > settings.UPLOAD_MAX_BYTES:
+                raise ValidationError({"audio": [
+                    f"The recording is larger than {settings.UPLOAD_MAX_BYTES / (1024 * 1024):g} MB."]})
+            audio_bytes = audio.read()
+        user_message, assistant = services.message_send(
+            conversation=conversation,
+            text=serializer.validated_data.get("text", ""),
+            audio=audio_bytes,
+            audio_filename=getattr(audio, "name", "") or "",
+            idempotency_key=request.headers.get("Idempotency-Key", ""),
+        )
+        context = {"request": request}
+        return Response(
+            {"user_message": MessageOutputSerializer(user_message, context=context).data,
+             "assistant_message": MessageOutputSerializer(assistant, context=context).data},
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+
+class MessageViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = MessageOutputSerializer
+    lookup_value_regex = "[0-9a-fA-F-]{32,36}"
+
+    def get_queryset(self):
+        user = self.request.user
+        qs = Message.objects.select_related("conversation", "voice_version", "clip")
+        return qs if user.is_staff else qs.filter(conversation__user=user)
+
+    @extend_schema(summary="Get a message and its status")
+    def retrieve(self, request, *args, **kwargs):
+        return super().retrieve(request, *args, **kwargs)
+
+    @extend_schema(summary="Stream a message's audio (the spoken reply, or your own recording)",
+                   responses={(200, "audio/mpeg"): OpenApiResponse(description="Audio bytes; supports Range"),
+                              302: OpenApiResponse(description="Presigned URL (S3 storage)"),
+                              404: OpenApiResponse(description="No audio (yet) or not yours")})
+    @action(detail=True, methods=["get"], url_path="audio")
+    def audio(self, request, pk=None):
+        message = self.get_object()
+        if message.role == Message.Role.USER:
+            if not message.user_audio:
+                raise NotFound("This message has no recording.")
+            return audio_response(request, name=message.user_audio.name,
+                                  content_type=message.user_audio_content_type or "application/octet-stream")
+        if message.status != Message.Status.READY or message.clip is None:
+            raise NotFound("The reply audio is not ready.")
+        return audio_response(request, name=message.clip.file.name, content_type=message.clip.content_type,
+                              download_name=f"reply-{message.pk}.mp3")
+
+    @extend_schema(summary="Retry a failed reply", request=None, responses={202: MessageOutputSerializer})
+    @action(detail=True, methods=["post"])
+    def retry(self, request, pk=None):
+        message = self.get_object()
+        if message.conversation.user_id != request.user.id:
+            raise NotFound()
+        message = services.message_retry(message=message)
+        return Response(MessageOutputSerializer(message, context={"request": request}).data,
+                        status=status.HTTP_202_ACCEPTED)

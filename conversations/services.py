@@ -1,0 +1,376 @@
+"""Writes for conversations and the chat-turn pipeline.
+
+A turn: the request stores the user message and a pending assistant message and enqueues the
+work on commit. The task runs speech-to-text (voice input) → reply engine → text-to-speech with
+the voice's current version → stores the audio as a generated ClipSample → only then marks the
+message ready. Every step records its result, so a retry after a crash resumes where it stopped:
+no second reply text, no second TTS when the audio is already stored, never a duplicate clip.
+"""
+
+import logging
+import time
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from django_q.tasks import async_task
+
+from clones import storage
+from clones.audio import AudioProbeError, probe_audio
+from clones.models import ClipSample, Voice
+from clones.services import generated_audio_register
+from voiceclone import provider, replies
+from voiceclone.errors import InvalidState
+from voiceclone.events.services import event_emit
+
+from .models import Conversation, Message
+
+logger = logging.getLogger(__name__)
+
+MAX_TEXT_CHARS = 2000
+HISTORY_TURNS = 20
+
+
+def _enqueue(task: str, *args) -> None:
+    transaction.on_commit(lambda: async_task(task, *args))
+
+
+def conversation_create(*, user, voice: Voice, title: str = "") -> Conversation:
+    """Start a conversation with a ready voice the user owns. Raises InvalidState otherwise."""
+    if voice.status != Voice.Status.READY:
+        raise InvalidState(f"The voice “{voice.name}” is not ready to talk yet (status: {voice.status}).")
+    conversation = Conversation(user=user, voice=voice, title=(title or "").strip()[:200])
+    conversation.full_clean()
+    conversation.save()
+    return conversation
+
+
+def conversation_update(*, conversation: Conversation, title: str | None = None,
+                        is_archived: bool | None = None) -> Conversation:
+    if title is not None:
+        conversation.title = title.strip()[:200]
+    if is_archived is not None:
+        conversation.is_archived = is_archived
+    conversation.save(update_fields=["title", "is_archived", "updated_at"])
+    return conversation
+
+
+def message_send(
+    *,
+    conversation: Conversation,
+    text: str = "",
+    audio: bytes | None = None,
+    audio_filename: str = "",
+    idempotency_key: str = "",
+) -> tuple[Message, Message]:
+    """Store a user message (text or a recording) and a pending assistant reply; enqueue the turn.
+
+    Returns (user_message, assistant_message). With an `idempotency_key` already used in this
+    conversation, returns the existing pair instead of creating a second turn. Raises
+    ValidationError for empty/oversized input, InvalidState when the conversation is archived or
+    the voice is not ready.
+    """
+    if idempotency_key:
+        existing = (
+            Message.objects.filter(conversation=conversation, idempotency_key=idempotency_key)
+            .select_related("reply")
+            .first()
+        )
+        if existing is not None:
+            return existing, existing.reply
+    if conversation.is_archived:
+        raise InvalidState("This conversation is archived; start a new one to keep talking.")
+    voice = conversation.voice
+    if voice.status != Voice.Status.READY:
+        raise InvalidState(f"The voice “{voice.name}” is not available (status: {voice.status}).")
+
+    text = (text or "").strip()
+    if audio is None and not text:
+        raise ValidationError({"text": ["Write a message or send a recording."]})
+    if audio is not None and text:
+        raise ValidationError({"non_field_errors": ["Send either text or a recording, not both."]})
+    if len(text) > MAX_TEXT_CHARS:
+        raise ValidationError({"text": [f"Messages are limited to {MAX_TEXT_CHARS} characters."]})
+
+    user_message = Message(
+        conversation=conversation, role=Message.Role.USER, text=text, idempotency_key=idempotency_key[:128]
+    )
+    if audio is not None:
+        info = _validate_recording(audio, audio_filename)
+        user_message.input_kind = Message.InputKind.AUDIO
+        user_message.user_audio_content_type = info.content_type
+        # Private to its owner and never a training source: it lives outside clone_responses/.
+        path = storage.user_audio_path(
+            user_id=conversation.user_id,
+            conversation_id=conversation.pk,
+            message_id=user_message.pk,
+            extension=info.extension,
+        )
+        user_message.user_audio = storage.save_bytes(path, audio)
+
+    with transaction.atomic():
+        user_message.save()
+        assistant = Message.objects.create(
+            conversation=conversation,
+            role=Message.Role.ASSISTANT,
+            status=Message.Status.PENDING,
+            in_reply_to=user_message,
+        )
+        Conversation.objects.filter(pk=conversation.pk).update(updated_at=timezone.now())
+        _enqueue("conversations.tasks.message_reply_generate", assistant.pk)
+    return user_message, assistant
+
+
+def _validate_recording(audio: bytes, filename: str):
+    if len(audio) > settings.UPLOAD_MAX_BYTES:
+        raise ValidationError(
+            {"audio": [f"The recording is larger than {settings.UPLOAD_MAX_BYTES / (1024 * 1024):g} MB."]}
+        )
+    try:
+        info = probe_audio(audio, filename=filename)
+    except AudioProbeError as exc:
+        raise ValidationError({"audio": [str(exc)]}) from None
+    if info.duration_s > settings.UPLOAD_MAX_DURATION_S:
+        raise ValidationError({"audio": [f"Recordings are limited to {settings.UPLOAD_MAX_DURATION_S:g} s."]})
+    if info.duration_s < 0.3:
+        raise ValidationError({"audio": ["The recording is too short to understand."]})
+    return info
+
+
+def message_retry(*, message: Message) -> Message:
+    """Retry a failed reply. Raises InvalidState unless it is a failed assistant message."""
+    with transaction.atomic():
+        updated = Message.objects.filter(
+            pk=message.pk, role=Message.Role.ASSISTANT, status=Message.Status.FAILED
+        ).update(status=Message.Status.PENDING, failure_code="", failure_reason="", claimed_at=None)
+        if not updated:
+            raise InvalidState("Only a failed reply can be retried.")
+        _enqueue("conversations.tasks.message_reply_generate", message.pk)
+    message.refresh_from_db()
+    return message
+
+
+class _TurnFailed(Exception):
+    def __init__(self, code: str, reason: str):
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+def _claim(message_id) -> bool:
+    """Take the lease on a pending reply; False when it is done or another worker holds it."""
+    lease = timedelta(seconds=settings.Q_CLUSTER["timeout"])
+    now = timezone.now()
+    return bool(
+        Message.objects.filter(pk=message_id, role=Message.Role.ASSISTANT, status=Message.Status.PENDING)
+        .filter(Q(claimed_at__isnull=True) | Q(claimed_at__lt=now - lease))
+        .update(claimed_at=now, attempt_count=F("attempt_count") + 1)
+    )
+
+
+def message_reply_generate(*, message_id) -> Message | None:
+    """Produce the spoken reply for a pending assistant message. Safe to run twice or after a crash.
+
+    Marks the message `failed` with a readable reason when the provider or the reply engine cannot
+    help (after the adapter's own retries with backoff), leaving `message_retry` possible.
+    """
+    if not _claim(message_id):
+        return None
+    message = Message.objects.select_related("conversation__voice", "in_reply_to", "clip").get(pk=message_id)
+    started = time.monotonic()
+    timings = {}
+    try:
+        user_message = message.in_reply_to
+        if user_message.input_kind == Message.InputKind.AUDIO and not user_message.text:
+            t0 = time.monotonic()
+            _transcribe(user_message)
+            timings["stt_ms"] = _ms(t0)
+        if not message.text:
+            t0 = time.monotonic()
+            _write_reply(message)
+            timings["reply_ms"] = _ms(t0)
+        t0 = time.monotonic()
+        clip = _speak_and_store(message)
+        timings["tts_ms"] = _ms(t0)
+    except _TurnFailed as exc:
+        return _mark_failed(message, exc.code, exc.reason)
+
+    with transaction.atomic():
+        locked = Message.objects.select_for_update().get(pk=message.pk)
+        if locked.status != Message.Status.PENDING:
+            return locked
+        locked.status = Message.Status.READY
+        locked.voice_version = clip.version
+        locked.completed_at = timezone.now()
+        locked.claimed_at = None
+        locked.total_ms = int((locked.completed_at - locked.created_at).total_seconds() * 1000)
+        for key, value in timings.items():
+            setattr(locked, key, value)
+        locked.save()
+        conversation = message.conversation
+        event_emit(
+            type="message.ready",
+            user=conversation.user,
+            voice=conversation.voice,
+            conversation=conversation,
+            payload={"message_id": str(locked.pk), "voice_version": clip.version.number},
+        )
+        _enqueue("clones.tasks.clip_analyse", clip.pk)
+    return locked
+
+
+def _ms(t0: float) -> int:
+    return int((time.monotonic() - t0) * 1000)
+
+
+def _transcribe(user_message: Message) -> None:
+    audio = storage.read_bytes(user_message.user_audio.name)
+    try:
+        result = provider.stt(
+            audio=audio,
+            filename=user_message.user_audio.name.rsplit("/", 1)[-1],
+            content_type=user_message.user_audio_content_type or "application/octet-stream",
+            language_code=user_message.conversation.voice.language or None,
+        )
+    except provider.ProviderError as exc:
+        raise _TurnFailed("stt_failed", f"Speech recognition failed: {exc.message}") from None
+    text = result.text.strip()
+    if not text:
+        raise _TurnFailed("stt_empty", "No speech was recognised in the recording.")
+    Message.objects.filter(pk=user_message.pk).update(text=text)
+    user_message.text = text
+
+
+def _history(message: Message) -> list[replies.Turn]:
+    earlier = list(
+        Message.objects.filter(conversation_id=message.conversation_id, created_at__lte=message.created_at)
+        .exclude(pk=message.pk)
+        .exclude(role=Message.Role.ASSISTANT, status=Message.Status.FAILED)
+        .exclude(text="")
+        .order_by("-created_at")[:HISTORY_TURNS]
+    )
+    return [replies.Turn(role=m.role, text=m.text) for m in reversed(earlier)]
+
+
+def _write_reply(message: Message) -> None:
+    voice = message.conversation.voice
+    request = replies.ReplyRequest(
+        persona=voice.persona, voice_name=voice.name, history=_history(message), language=voice.language or "en"
+    )
+    try:
+        result = replies.generate_reply(request)
+    except replies.ReplyEngineError as exc:
+        raise _TurnFailed("reply_failed", f"The reply engine failed: {exc}") from None
+    tag = replies.engine_tag(result)
+    Message.objects.filter(pk=message.pk).update(text=result.text, reply_engine=tag)
+    message.text = result.text
+    message.reply_engine = tag
+
+
+def _speak_and_store(message: Message) -> ClipSample:
+    """TTS with the voice's current version and store the clip; reuse audio a crashed attempt stored."""
+    clip = message.clip
+    if clip is not None and clip.file:
+        return clip  # stored and complete: only the ready mark was missing
+    if clip is not None and clip.sha256:
+        # The row knows the audio's hash from before the write: reuse the file only if it is whole.
+        path = storage.generated_clip_path(clip)
+        if storage.default_storage.exists(path):
+            audio = storage.read_bytes(path)
+            if storage.sha256_hex(audio) == clip.sha256:
+                return _clip_finish(clip, audio=audio)
+
+    voice = message.conversation.voice
+    version = Voice.objects.select_related("current_version").get(pk=voice.pk).current_version
+    try:
+        result = provider.tts(voice_id=version.provider_voice_id, text=message.text)
+    except provider.VoiceNotFound:
+        # A promotion may have replaced the version while we were working: re-read once.
+        fresh = Voice.objects.select_related("current_version").get(pk=voice.pk).current_version
+        if fresh is None or fresh.pk == version.pk:
+            raise _TurnFailed("voice_gone", "The cloned voice no longer exists at the provider.") from None
+        version = fresh
+        try:
+            result = provider.tts(voice_id=version.provider_voice_id, text=message.text)
+        except provider.ProviderError as exc:
+            raise _TurnFailed("tts_failed", f"Speech synthesis failed: {exc.message}") from None
+    except provider.ProviderError as exc:
+        raise _TurnFailed("tts_failed", f"Speech synthesis failed: {exc.message}") from None
+
+    facts = {
+        "version": version,
+        "text": message.text,
+        "lineage_depth": version.generated_lineage_depth,
+        "provider_request_id": (result.request_id or "")[:64],
+        "character_cost": result.character_cost,
+        "sha256": storage.sha256_hex(result.audio),
+        "size_bytes": len(result.audio),
+    }
+    if clip is not None:
+        # A crashed attempt recorded the clip row but never wrote its file: complete that row.
+        for field, value in facts.items():
+            setattr(clip, field, value)
+        clip.save(update_fields=list(facts))
+    else:
+        with transaction.atomic():
+            clip = ClipSample.objects.create(
+                voice=voice, source=ClipSample.Source.GENERATED, content_type="audio/mpeg", **facts
+            )
+            Message.objects.filter(pk=message.pk).update(clip=clip)
+    return _clip_finish(clip, audio=result.audio)
+
+
+def _clip_finish(clip: ClipSample, *, audio: bytes) -> ClipSample:
+    """Write the audio at the clip's canonical path, then record the file: from now on it is stored."""
+    path = storage.save_bytes(storage.generated_clip_path(clip), audio)
+    info = None
+    try:
+        info = probe_audio(audio, filename=path)
+    except AudioProbeError:
+        logger.warning("provider audio for clip %s could not be decoded", clip.pk)
+    with transaction.atomic():
+        clip.file = path
+        clip.duration_s = info.duration_s if info else None
+        clip.sample_rate = info.sample_rate if info else None
+        clip.save(update_fields=["file", "duration_s", "sample_rate"])
+        generated_audio_register(sha256=clip.sha256, clip=clip)
+    return clip
+
+
+def _mark_failed(message: Message, code: str, reason: str) -> Message:
+    logger.warning("reply %s failed: %s", message.pk, reason)
+    with transaction.atomic():
+        locked = Message.objects.select_for_update().get(pk=message.pk)
+        if locked.status != Message.Status.PENDING:
+            return locked
+        locked.status = Message.Status.FAILED
+        locked.failure_code = code
+        locked.failure_reason = reason
+        locked.claimed_at = None
+        locked.save(update_fields=["status", "failure_code", "failure_reason", "claimed_at", "updated_at"])
+        conversation = message.conversation
+        event_emit(
+            type="message.failed",
+            user=conversation.user,
+            voice=conversation.voice,
+            conversation=conversation,
+            payload={"message_id": str(locked.pk), "code": code, "reason": reason},
+        )
+    return locked
+
+
+def messages_pending_sweep(*, older_than_s: int | None = None) -> int:
+    """Re-enqueue pending replies whose task was lost (broker crash, worker killed). Returns the count."""
+    lease = older_than_s if older_than_s is not None else settings.Q_CLUSTER["timeout"]
+    cutoff = timezone.now() - timedelta(seconds=lease)
+    stuck = list(
+        Message.objects.filter(role=Message.Role.ASSISTANT, status=Message.Status.PENDING, created_at__lt=cutoff)
+        .filter(Q(claimed_at__isnull=True) | Q(claimed_at__lt=cutoff))
+        .values_list("pk", flat=True)[:500]
+    )
+    for pk in stuck:
+        async_task("conversations.tasks.message_reply_generate", pk)
+    return len(stuck)

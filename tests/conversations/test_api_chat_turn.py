@@ -1,0 +1,280 @@
+"""A chat turn through the API: every spoken reply is stored for good, failures are clear and retryable."""
+
+import io
+
+import pytest
+import soundfile as sf
+from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from clones.models import ClipSample, Voice
+from conversations import services as conversation_services
+from conversations.models import Message
+from voiceclone import provider
+from voiceclone.events.models import Event
+
+pytestmark = pytest.mark.django_db(transaction=False)
+
+
+def send_text(api, conversation_id, text, run):
+    with run():
+        response = api.post(f"/api/v1/conversations/{conversation_id}/messages/", {"text": text}, format="json")
+    assert response.status_code == 202, response.content
+    return response.json()
+
+
+def audio_body(response) -> bytes:
+    if response.streaming:
+        return b"".join(response.streaming_content)
+    return response.content
+
+
+def test_text_and_voice_turns_are_all_spoken_and_stored(alice_api, alice_voice, alice_conversation, run_tasks):
+    turns = [send_text(alice_api, alice_conversation, text, run_tasks)
+             for text in ("Hello there!", "How do you make sourdough?", "Thanks, that helps.")]
+    assert turns[0]["assistant_message"]["status"] == "pending"
+    assert turns[0]["user_message"]["text"] == "Hello there!"
+
+    # A recording from the browser: audio the emulator itself spoke, so its STT knows the words.
+    version = Voice.objects.get(pk=alice_voice).current_version
+    spoken = provider.tts(voice_id=version.provider_voice_id, text="What flour do you use?").audio
+    with run_tasks():
+        response = alice_api.post(
+            f"/api/v1/conversations/{alice_conversation}/messages/",
+            {"audio": SimpleUploadedFile("rec.mp3", spoken, content_type="audio/mpeg")},
+            format="multipart",
+        )
+    assert response.status_code == 202, response.content
+    turns.append(response.json())
+
+    for turn in turns:
+        message_id = turn["assistant_message"]["id"]
+        detail = alice_api.get(f"/api/v1/messages/{message_id}/").json()
+        assert detail["status"] == "ready", detail
+        assert detail["voice_version"] == 1
+        assert detail["is_ai_generated"] is True
+        assert detail["text"]
+        message = Message.objects.select_related("clip").get(pk=message_id)
+        clip = message.clip
+        assert clip.source == ClipSample.Source.GENERATED
+        assert clip.file.name.startswith(f"clone_responses/{alice_voice}/response_")
+        assert clip.file.name.endswith(f"_{clip.pk}.mp3")
+        stored = default_storage.open(clip.file.name).read()
+        assert clip.sha256 == __import__("hashlib").sha256(stored).hexdigest()
+        assert clip.size_bytes == len(stored)
+        assert clip.text == detail["text"]
+        assert clip.character_cost == len(clip.text)
+        assert clip.provider_request_id
+        decoded, rate = sf.read(io.BytesIO(stored))
+        assert len(decoded) / rate == pytest.approx(clip.duration_s, abs=0.1)
+        served = alice_api.get(f"/api/v1/messages/{message_id}/audio")
+        assert served.status_code == 200
+        assert served["Content-Type"] == "audio/mpeg"
+        assert audio_body(served) == stored
+
+    voice_message = Message.objects.get(pk=turns[3]["user_message"]["id"])
+    assert voice_message.text == "What flour do you use?"
+    assert voice_message.input_kind == Message.InputKind.AUDIO
+    assert ClipSample.objects.filter(voice_id=alice_voice, source="generated").count() == 4
+    # The user's recording is never stored as a clip of the clone's voice.
+    assert not ClipSample.objects.filter(sha256=__import__("hashlib").sha256(spoken).hexdigest()).exists()
+    assert Event.objects.filter(type="message.ready", conversation_id=alice_conversation).count() == 4
+
+
+def test_audio_endpoint_honours_range_requests(alice_api, alice_conversation, run_tasks):
+    turn = send_text(alice_api, alice_conversation, "Tell me a story.", run_tasks)
+    url = f"/api/v1/messages/{turn['assistant_message']['id']}/audio"
+    whole = audio_body(alice_api.get(url))
+    partial = alice_api.get(url, HTTP_RANGE="bytes=10-99")
+    assert partial.status_code == 206
+    assert partial["Content-Range"] == f"bytes 10-99/{len(whole)}"
+    assert partial.content == whole[10:100]
+    assert alice_api.get(url, HTTP_RANGE=f"bytes={len(whole) + 5}-").status_code == 416
+
+
+def test_another_user_gets_404_for_everything(alice_api, bob_api, alice_voice, alice_conversation, run_tasks):
+    turn = send_text(alice_api, alice_conversation, "Hello!", run_tasks)
+    message_id = turn["assistant_message"]["id"]
+    for url in (
+        f"/api/v1/voices/{alice_voice}/",
+        f"/api/v1/conversations/{alice_conversation}/",
+        f"/api/v1/conversations/{alice_conversation}/messages/",
+        f"/api/v1/messages/{message_id}/",
+        f"/api/v1/messages/{message_id}/audio",
+        f"/api/v1/messages/{turn['user_message']['id']}/",
+    ):
+        assert bob_api.get(url).status_code == 404, url
+    assert bob_api.post(f"/api/v1/conversations/{alice_conversation}/messages/", {"text": "hi"},
+                        format="json").status_code == 404
+    assert bob_api.post(f"/api/v1/messages/{message_id}/retry/").status_code == 404
+    assert bob_api.post("/api/v1/conversations/", {"voice": alice_voice}, format="json").status_code == 400
+    assert bob_api.get("/api/v1/conversations/").json()["results"] == []
+
+
+def test_staff_can_read_and_listen_but_not_talk(staff_api, alice_api, alice_conversation, run_tasks):
+    turn = send_text(alice_api, alice_conversation, "Hello!", run_tasks)
+    message_id = turn["assistant_message"]["id"]
+    assert staff_api.get(f"/api/v1/messages/{message_id}/audio").status_code == 200
+    assert staff_api.post(f"/api/v1/conversations/{alice_conversation}/messages/", {"text": "hi"},
+                          format="json").status_code == 404
+
+
+def test_transient_tts_outage_is_retried_and_the_turn_ends_ready(alice_api, alice_conversation, emulator_ctl,
+                                                                  run_tasks):
+    emulator_ctl.add_fault(path=r"^/v1/text-to-speech/", method="POST", status=503, count=2)
+    turn = send_text(alice_api, alice_conversation, "Are you there?", run_tasks)
+    message = Message.objects.get(pk=turn["assistant_message"]["id"])
+    assert message.status == Message.Status.READY
+    assert message.clip is not None
+    tts_calls = [r for r in emulator_ctl.requests() if r["path"].startswith("/v1/text-to-speech/")]
+    assert [r["status"] for r in tts_calls] == [503, 503, 200]
+
+
+def test_rate_limit_with_retry_after_is_honoured(alice_api, alice_conversation, emulator_ctl, run_tasks):
+    emulator_ctl.add_fault(path=r"^/v1/text-to-speech/", method="POST", status=429,
+                           error_status="system_busy", retry_after=0, count=1)
+    turn = send_text(alice_api, alice_conversation, "Busy?", run_tasks)
+    assert Message.objects.get(pk=turn["assistant_message"]["id"]).status == Message.Status.READY
+
+
+def test_persistent_outage_fails_with_reason_and_no_clip_then_retry_succeeds(
+    alice_api, alice_conversation, emulator_ctl, run_tasks
+):
+    emulator_ctl.add_fault(path=r"^/v1/text-to-speech/", method="POST", status=503, count=None)
+    turn = send_text(alice_api, alice_conversation, "Hello?", run_tasks)
+    message_id = turn["assistant_message"]["id"]
+    detail = alice_api.get(f"/api/v1/messages/{message_id}/").json()
+    assert detail["status"] == "failed"
+    assert "Speech synthesis failed" in detail["failure_reason"]
+    assert detail["audio_url"] is None
+    assert not ClipSample.objects.filter(source="generated").exists()
+    assert alice_api.get(f"/api/v1/messages/{message_id}/audio").status_code == 404
+    assert Event.objects.filter(type="message.failed").count() == 1
+
+    emulator_ctl.clear_faults()
+    with run_tasks():
+        response = alice_api.post(f"/api/v1/messages/{message_id}/retry/")
+    assert response.status_code == 202
+    detail = alice_api.get(f"/api/v1/messages/{message_id}/").json()
+    assert detail["status"] == "ready"
+    assert ClipSample.objects.filter(source="generated").count() == 1
+    # Retrying a ready reply is refused clearly.
+    assert alice_api.post(f"/api/v1/messages/{message_id}/retry/").status_code == 409
+
+
+def test_crash_between_storing_clip_and_marking_ready_is_completed_without_duplicate(
+    alice_api, alice_conversation, emulator_ctl, run_tasks, monkeypatch
+):
+    # A worker crash cannot be expressed by the emulator: simulate the process dying inside the
+    # final "mark ready" transaction, after the clip and its file were stored.
+    class WorkerKilled(BaseException):
+        pass
+
+    def die(**kwargs):
+        raise WorkerKilled()
+
+    monkeypatch.setattr(conversation_services, "event_emit", die)
+    with pytest.raises(WorkerKilled):
+        send_text(alice_api, alice_conversation, "Don't lose me.", run_tasks)
+    message = Message.objects.get(role="assistant")
+    assert message.status == Message.Status.PENDING
+    clip = ClipSample.objects.get(source="generated")
+    stored_name = clip.file.name
+    assert default_storage.exists(stored_name)
+
+    monkeypatch.undo()
+    Message.objects.filter(pk=message.pk).update(claimed_at=None)  # the dead worker's lease expired
+    conversation_services.message_reply_generate(message_id=message.pk)
+
+    message.refresh_from_db()
+    assert message.status == Message.Status.READY
+    assert message.clip_id == clip.pk
+    assert ClipSample.objects.filter(source="generated").count() == 1
+    assert default_storage.listdir(f"clone_responses/{clip.voice_id}")[1] == [stored_name.rsplit("/", 1)[1]]
+    tts_calls = [r for r in emulator_ctl.requests() if r["path"].startswith("/v1/text-to-speech/")]
+    assert len(tts_calls) == 1  # the stored audio was reused, not synthesised again
+
+
+def test_crash_after_tts_before_file_written_resumes_on_same_clip(alice_api, alice_conversation, run_tasks,
+                                                                  monkeypatch):
+    class WorkerKilled(BaseException):
+        pass
+
+    from clones import storage
+
+    real_save = storage.save_bytes
+
+    def die(path, data):
+        raise WorkerKilled()
+
+    monkeypatch.setattr(storage, "save_bytes", die)
+    with pytest.raises(WorkerKilled):
+        send_text(alice_api, alice_conversation, "Still here?", run_tasks)
+    monkeypatch.setattr(storage, "save_bytes", real_save)
+    message = Message.objects.get(role="assistant")
+    Message.objects.filter(pk=message.pk).update(claimed_at=None)
+    conversation_services.message_reply_generate(message_id=message.pk)
+    message.refresh_from_db()
+    assert message.status == Message.Status.READY
+    assert ClipSample.objects.filter(source="generated").count() == 1
+    assert message.clip.sha256
+
+
+def test_a_duplicate_task_does_not_run_the_turn_twice(alice_api, alice_conversation, emulator_ctl, run_tasks):
+    turn = send_text(alice_api, alice_conversation, "Once only.", run_tasks)
+    conversation_services.message_reply_generate(message_id=turn["assistant_message"]["id"])
+    assert ClipSample.objects.filter(source="generated").count() == 1
+    tts_calls = [r for r in emulator_ctl.requests() if r["path"].startswith("/v1/text-to-speech/")]
+    assert len(tts_calls) == 1
+
+
+def test_idempotency_key_returns_the_same_turn(alice_api, alice_conversation, run_tasks):
+    url = f"/api/v1/conversations/{alice_conversation}/messages/"
+    with run_tasks():
+        first = alice_api.post(url, {"text": "Hi"}, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+        second = alice_api.post(url, {"text": "Hi"}, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+    assert first.json()["assistant_message"]["id"] == second.json()["assistant_message"]["id"]
+    assert Message.objects.filter(role="assistant").count() == 1
+
+
+@pytest.mark.parametrize(
+    "payload, fmt, expected",
+    [
+        ({"text": ""}, "json", 400),
+        ({"text": "x" * 2001}, "json", 400),
+        ({"audio": SimpleUploadedFile("notes.webm", b"this is not audio")}, "multipart", 400),
+    ],
+)
+def test_bad_messages_get_clear_errors(alice_api, alice_conversation, payload, fmt, expected):
+    response = alice_api.post(f"/api/v1/conversations/{alice_conversation}/messages/", payload, format=fmt)
+    assert response.status_code == expected
+    assert response.json()["errors"]
+    assert not Message.objects.exists()
+
+
+def test_archived_conversation_refuses_new_messages(alice_api, alice_conversation):
+    assert alice_api.post(f"/api/v1/conversations/{alice_conversation}/archive/").status_code == 200
+    response = alice_api.post(f"/api/v1/conversations/{alice_conversation}/messages/", {"text": "hi"}, format="json")
+    assert response.status_code == 409
+    assert response.json()["code"] == "invalid_state"
+
+
+def test_message_list_is_cursor_paginated_oldest_first(alice_api, alice_conversation, run_tasks):
+    for i in range(3):
+        send_text(alice_api, alice_conversation, f"Message {i}", run_tasks)
+    page = alice_api.get(f"/api/v1/conversations/{alice_conversation}/messages/?page_size=4").json()
+    assert [m["role"] for m in page["results"]] == ["user", "assistant", "user", "assistant"]
+    assert page["results"][0]["text"] == "Message 0"
+    rest = alice_api.get(page["next"]).json()
+    assert [m["text"] for m in rest["results"] if m["role"] == "user"] == ["Message 2"]
+    assert rest["next"] is None
+
+
+def test_voice_gone_at_provider_rereads_current_version_once(alice_api, alice_voice, alice_conversation,
+                                                             emulator_ctl, run_tasks):
+    version = Voice.objects.get(pk=alice_voice).current_version
+    provider.delete_voice(voice_id=version.provider_voice_id)
+    turn = send_text(alice_api, alice_conversation, "Hello?", run_tasks)
+    message = Message.objects.get(pk=turn["assistant_message"]["id"])
+    assert message.status == Message.Status.FAILED
+    assert message.failure_code == "voice_gone"
