@@ -1,0 +1,95 @@
+"""Page forms for voices. They check shape only; clones.services decides what is acceptable."""
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+LANGUAGE_CHOICES = [
+    ("en", "English"),
+    ("es", "Spanish"),
+    ("fr", "French"),
+    ("de", "German"),
+    ("it", "Italian"),
+    ("pt", "Portuguese"),
+    ("nl", "Dutch"),
+    ("pl", "Polish"),
+    ("sv", "Swedish"),
+    ("hi", "Hindi"),
+    ("ja", "Japanese"),
+    ("zh", "Chinese"),
+]
+
+PERSONA_HELP = (
+    "Describe who the clone is and how it talks: background, personality, typical phrases, topics it "
+    "likes, and anything it should avoid. This becomes the instruction for every reply. "
+    "Example: “You are Ada, a cheerful baker from Leeds. You speak warmly, in short sentences, and love "
+    "talking about bread.”"
+)
+
+
+class ServiceErrorsMixin:
+    """Show a service's ValidationError on the form: known keys on their field, the rest on top."""
+
+    def add_service_errors(self, exc: ValidationError) -> None:
+        if not hasattr(exc, "error_dict"):
+            self.add_error(None, exc.messages)
+            return
+        for field, messages in exc.message_dict.items():
+            self.add_error(field if field in self.fields else None, messages)
+
+
+class MultipleFileInput(forms.FileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """A list of uploaded files. Content checks (audio format, length, size) are the service's."""
+
+    widget = MultipleFileInput
+
+    def clean(self, data, initial=None):
+        files = [f for f in (data if isinstance(data, (list, tuple)) else [data]) if f]
+        if not files:
+            if self.required:
+                raise ValidationError(self.error_messages["required"], code="required")
+            return []
+        cleaned, errors = [], []
+        for uploaded in files:
+            try:
+                cleaned.append(super().clean(uploaded, initial))
+            except ValidationError as exc:
+                name = getattr(uploaded, "name", "file")
+                errors.extend(f"{name}: {message}" for message in exc.messages)
+        if errors:
+            raise ValidationError(errors)
+        return cleaned
+
+
+class VoiceCreateForm(ServiceErrorsMixin, forms.Form):
+    name = forms.CharField(max_length=100, help_text="How you will find this voice, e.g. “Grandma Ada”.")
+    persona = forms.CharField(
+        max_length=4000, widget=forms.Textarea(attrs={"rows": 6}), help_text=PERSONA_HELP
+    )
+    language = forms.ChoiceField(choices=LANGUAGE_CHOICES, initial="en", help_text="The language the clone speaks.")
+    speaker_name = forms.CharField(
+        max_length=200,
+        required=False,
+        label="Speaker’s name",
+        help_text="The person whose voice is in the recordings (recorded with the consent).",
+    )
+    samples = MultipleFileField(
+        label="Recordings",
+        widget=MultipleFileInput(attrs={"accept": "audio/*"}),
+        help_text=(
+            "1–25 clear recordings of the speaker alone (WAV, MP3, M4A, OGG or WebM), ideally a few minutes "
+            "in total. After an error, select the files again."
+        ),
+    )
+    consent = forms.BooleanField(
+        label="I confirm the consent statement above",
+        error_messages={"required": "Cloning a voice requires the speaker’s consent: tick the box."},
+    )
+
+
+class VoiceUpdateForm(ServiceErrorsMixin, forms.Form):
+    name = forms.CharField(max_length=100)
+    persona = forms.CharField(max_length=4000, widget=forms.Textarea(attrs={"rows": 6}), help_text=PERSONA_HELP)

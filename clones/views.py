@@ -1,0 +1,125 @@
+"""Voice pages: list, create (with consent), detail (status, retry, edit, disable)."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from conversations import selectors as conversation_selectors
+from voiceclone.errors import ConsentMissing, InvalidState
+
+from . import selectors, services
+from .forms import VoiceCreateForm, VoiceUpdateForm
+from .models import Voice
+
+
+def _get_voice(request, voice_id) -> Voice:
+    try:
+        return selectors.voice_get_for_user(user=request.user, voice_id=voice_id)
+    except Voice.DoesNotExist:
+        raise Http404("No such voice.") from None
+
+
+@login_required
+def voice_list(request):
+    # The page lists the user's own voices, also for staff (who see every voice in the admin/API).
+    voices = selectors.voice_list_for_user(user=request.user).filter(owner=request.user)
+    return render(request, "clones/voice_list.html", {"voices": voices})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def voice_create(request):
+    form = VoiceCreateForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            voice = services.voice_create(
+                owner=request.user,
+                name=data["name"],
+                persona=data["persona"],
+                language=data["language"],
+                samples=[services.SampleUpload.from_uploaded_file(f) for f in data["samples"]],
+                consent=data["consent"],
+                speaker_name=data["speaker_name"],
+                ip_address=request.META.get("REMOTE_ADDR") or None,
+                user_agent=request.headers.get("User-Agent", ""),
+            )
+        except ConsentMissing as exc:
+            form.add_error("consent", exc.message)
+        except ValidationError as exc:
+            form.add_service_errors(exc)
+        else:
+            messages.success(request, "Your voice is being created. This usually takes a few seconds.")
+            return redirect("voice-detail", voice_id=voice.pk)
+    return render(
+        request,
+        "clones/voice_create.html",
+        {"form": form, "consent_statement": services.CONSENT_STATEMENT},
+        status=400 if form.errors else 200,
+    )
+
+
+def _detail_context(request, voice: Voice, update_form: VoiceUpdateForm | None = None) -> dict:
+    conversations = conversation_selectors.conversation_list_for_user(user=request.user).filter(
+        voice=voice, user=request.user
+    )
+    return {
+        "voice": voice,
+        "conversations": conversations,
+        "update_form": update_form or VoiceUpdateForm(initial={"name": voice.name, "persona": voice.persona}),
+        "is_owner": voice.owner_id == request.user.id,
+    }
+
+
+@login_required
+def voice_detail(request, voice_id):
+    voice = _get_voice(request, voice_id)
+    return render(request, "clones/voice_detail.html", _detail_context(request, voice))
+
+
+@login_required
+@require_POST
+def voice_update(request, voice_id):
+    voice = _get_voice(request, voice_id)
+    form = VoiceUpdateForm(request.POST)
+    if form.is_valid():
+        try:
+            services.voice_update(voice=voice, name=form.cleaned_data["name"], persona=form.cleaned_data["persona"])
+        except InvalidState as exc:
+            messages.error(request, exc.message)
+            return redirect("voice-detail", voice_id=voice.pk)
+        except ValidationError as exc:
+            voice.refresh_from_db()
+            form.add_service_errors(exc)
+        else:
+            messages.success(request, "Saved. New replies use the updated persona.")
+            return redirect("voice-detail", voice_id=voice.pk)
+    return render(request, "clones/voice_detail.html", _detail_context(request, voice, form), status=400)
+
+
+@login_required
+@require_POST
+def voice_retry(request, voice_id):
+    voice = _get_voice(request, voice_id)
+    try:
+        services.voice_retry(voice=voice)
+    except InvalidState as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "Trying again: your voice is being created.")
+    return redirect("voice-detail", voice_id=voice.pk)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def voice_disable(request, voice_id):
+    """GET asks for confirmation; POST disables (the clone stops answering)."""
+    voice = _get_voice(request, voice_id)
+    if request.method == "POST":
+        services.voice_disable(voice=voice)
+        messages.success(request, f"“{voice.name}” is disabled and will not speak again.")
+        return redirect("voice-detail", voice_id=voice.pk)
+    return render(request, "clones/voice_disable_confirm.html", {"voice": voice})

@@ -1,0 +1,523 @@
+// The chat page: send text or a recording through the JSON API, show pending replies as
+// "…speaking" and poll them until they are ready (text + audio, autoplayed) or failed (reason +
+// Retry). Polls the events feed, when the server has one, to announce voice version changes.
+// No page reloads; without JavaScript the page's forms post to the server instead.
+(function () {
+  "use strict";
+
+  var root = document.getElementById("chat");
+  if (!root || !window.fetch) return;
+
+  var log = document.getElementById("message-log");
+  var statusRegion = document.getElementById("chat-status");
+  var composer = document.getElementById("composer");
+  var textBox = composer ? composer.querySelector("textarea[name=text]") : null;
+  var sendButton = document.getElementById("send-button");
+  var recordButton = document.getElementById("record-button");
+  var recordTimer = document.getElementById("record-timer");
+  var loadEarlierButton = document.getElementById("load-earlier");
+
+  var cfg = {
+    voiceId: root.dataset.voiceId,
+    voiceName: root.dataset.voiceName,
+    canSend: root.dataset.canSend === "true",
+    messagesUrl: root.dataset.messagesUrl,
+    messageUrlTemplate: root.dataset.messageUrlTemplate,
+    retryUrlTemplate: root.dataset.retryUrlTemplate,
+    pageRetryUrlTemplate: root.dataset.pageRetryUrlTemplate,
+    placeholder: root.dataset.uuidPlaceholder,
+    eventsUrl: root.dataset.eventsUrl,
+    lastEventId: parseInt(root.dataset.lastEventId, 10) || 0,
+  };
+
+  var POLL_FIRST_MS = 1000;
+  var POLL_MAX_MS = 5000;
+  var EVENTS_EVERY_MS = 5000;
+  var MAX_RECORDING_S = 120;
+
+  // ---- helpers ---------------------------------------------------------------------------------
+
+  function urlFor(template, id) {
+    return template.replace(cfg.placeholder, id);
+  }
+
+  function csrfToken() {
+    var input = document.querySelector("input[name=csrfmiddlewaretoken]");
+    if (input) return input.value;
+    var match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+    return match ? decodeURIComponent(match[1]) : "";
+  }
+
+  function newIdempotencyKey() {
+    if (window.crypto && typeof window.crypto.randomUUID === "function") return window.crypto.randomUUID();
+    return Date.now().toString(36) + "-" + Math.random().toString(36).slice(2);
+  }
+
+  // fetch() wrapper: resolves with {ok, status, data} (data = parsed JSON or null); rejects only
+  // when the server cannot be reached.
+  function api(method, url, body, extraHeaders) {
+    var headers = { Accept: "application/json" };
+    if (method !== "GET") headers["X-CSRFToken"] = csrfToken();
+    Object.keys(extraHeaders || {}).forEach(function (name) { headers[name] = extraHeaders[name]; });
+    var init = { method: method, credentials: "same-origin", headers: headers };
+    if (body instanceof FormData) {
+      init.body = body;
+    } else if (body !== undefined) {
+      headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    return fetch(url, init).then(function (response) {
+      return response.text().then(function (raw) {
+        var data = null;
+        try { data = raw ? JSON.parse(raw) : null; } catch (e) { data = null; }
+        return { ok: response.ok, status: response.status, data: data };
+      });
+    });
+  }
+
+  function errorText(result) {
+    var data = result.data;
+    if (data && data.errors && typeof data.errors === "object") {
+      var messages = [];
+      Object.keys(data.errors).forEach(function (field) {
+        var value = data.errors[field];
+        messages = messages.concat(Array.isArray(value) ? value : [String(value)]);
+      });
+      if (messages.length) return messages.join(" ");
+    }
+    if (data && data.detail) return String(data.detail);
+    if (result.status === 403) return "Your session has expired. Reload the page and log in again.";
+    return "Something went wrong (HTTP " + result.status + "). Please try again.";
+  }
+
+  function announce(text, isError) {
+    statusRegion.textContent = text;
+    statusRegion.classList.toggle("chat-status--error", !!isError);
+  }
+
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = text;
+    return node;
+  }
+
+  function localTime(iso) {
+    var date = new Date(iso);
+    if (isNaN(date.getTime())) return "";
+    return date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  }
+
+  function scrollToEnd(node) {
+    if (node && node.scrollIntoView) node.scrollIntoView({ block: "end", behavior: "smooth" });
+  }
+
+  function removeEmptyNote() {
+    var note = document.getElementById("chat-empty");
+    if (note) note.remove();
+  }
+
+  // ---- rendering (mirrors templates/conversations/_message.html) -------------------------------
+
+  function buildMessage(m) {
+    var li = el("li", "msg msg--" + m.role + " msg--" + m.status);
+    li.id = "msg-" + m.id;
+    li.dataset.messageId = m.id;
+    li.dataset.role = m.role;
+    li.dataset.status = m.status;
+    li.dataset.inputKind = m.input_kind || "text";
+
+    var meta = el("div", "msg__meta");
+    if (m.role === "assistant") {
+      meta.appendChild(el("span", "msg__author", cfg.voiceName));
+      meta.appendChild(el("span", "tag tag--ai", "AI-generated"));
+      if (m.reply_engine_label) meta.appendChild(el("span", "msg__engine", m.reply_engine_label));
+      if (m.voice_version) meta.appendChild(el("span", "msg__version", "voice v" + m.voice_version));
+    } else {
+      meta.appendChild(el("span", "msg__author", "You"));
+      if (m.input_kind === "audio") meta.appendChild(el("span", "tag", "voice message"));
+    }
+    var time = el("time", null, localTime(m.created_at));
+    time.setAttribute("datetime", m.created_at || "");
+    meta.appendChild(time);
+    li.appendChild(meta);
+
+    if (m.role === "assistant") {
+      if (m.status === "ready") {
+        li.appendChild(el("p", "msg__text", m.text));
+        if (m.audio_url) {
+          var audio = el("audio", "msg__audio");
+          audio.controls = true;
+          audio.preload = "auto";
+          audio.src = m.audio_url;
+          audio.setAttribute("aria-label", "Spoken reply (AI-generated)");
+          li.appendChild(audio);
+        }
+      } else if (m.status === "pending") {
+        li.appendChild(el("p", "msg__pending", "…speaking"));
+      } else {
+        li.appendChild(el("p", "msg__error", m.failure_reason || "The reply could not be produced."));
+        if (cfg.canSend) {
+          var form = el("form", "msg__retry");
+          form.method = "post";
+          form.action = urlFor(cfg.pageRetryUrlTemplate, m.id);
+          var button = el("button", "button button--small", "Retry");
+          button.type = "submit";
+          form.appendChild(button);
+          li.appendChild(form);
+        }
+      }
+    } else {
+      if (m.text) {
+        li.appendChild(el("p", "msg__text", m.text));
+      } else if (m.input_kind === "audio") {
+        li.appendChild(el("p", "msg__text muted", "(transcribing…)"));
+      }
+      if (m.audio_url) {
+        var own = el("audio", "msg__audio");
+        own.controls = true;
+        own.preload = "none";
+        own.src = m.audio_url;
+        own.setAttribute("aria-label", "Your recording");
+        li.appendChild(own);
+      }
+    }
+    return li;
+  }
+
+  function replaceMessage(oldLi, m) {
+    var li = buildMessage(m);
+    if (oldLi && oldLi.dataset.replyTo) li.dataset.replyTo = oldLi.dataset.replyTo;
+    if (oldLi && oldLi.parentNode) {
+      oldLi.parentNode.replaceChild(li, oldLi);
+    } else {
+      log.appendChild(li);
+    }
+    return li;
+  }
+
+  function appendNotice(text) {
+    var li = el("li", "notice-item", text);
+    li.setAttribute("role", "status");
+    log.appendChild(li);
+    scrollToEnd(li);
+  }
+
+  // ---- polling pending replies -----------------------------------------------------------------
+
+  var polling = {};
+
+  function pollMessage(id, autoplay) {
+    if (polling[id]) return;
+    polling[id] = true;
+    var attempt = 0;
+
+    function nextDelay() {
+      var delay = Math.min(POLL_FIRST_MS * Math.pow(1.3, attempt), POLL_MAX_MS);
+      attempt += 1;
+      return delay;
+    }
+
+    function tick() {
+      api("GET", urlFor(cfg.messageUrlTemplate, id)).then(function (result) {
+        if (result.status === 404) { delete polling[id]; return; }
+        if (!result.ok || !result.data) { window.setTimeout(tick, nextDelay() * 2); return; }
+        var m = result.data;
+        if (m.status === "pending") { window.setTimeout(tick, nextDelay()); return; }
+        delete polling[id];
+        var li = replaceMessage(document.getElementById("msg-" + id), m);
+        if (m.status === "ready") {
+          onReplyReady(li, autoplay);
+        } else {
+          announce("The reply failed: " + (m.failure_reason || "unknown reason") + ".", true);
+        }
+      }).catch(function () {
+        window.setTimeout(tick, Math.max(nextDelay(), 3000));
+      });
+    }
+    window.setTimeout(tick, nextDelay());
+  }
+
+  function onReplyReady(li, autoplay) {
+    announce("");
+    scrollToEnd(li);
+    var audio = li.querySelector("audio");
+    if (autoplay && audio) {
+      var playing = audio.play();
+      if (playing && typeof playing.catch === "function") {
+        playing.catch(function () {
+          // Autoplay was blocked (no user gesture yet): the controls stay for a manual play.
+          announce("Reply ready. Press play to listen.");
+        });
+      }
+    }
+    // A voice message's transcript is written while the reply is produced: refresh it now.
+    var userId = li.dataset.replyTo;
+    var userLi = userId ? document.getElementById("msg-" + userId) : null;
+    if (userLi && userLi.dataset.inputKind === "audio") {
+      api("GET", urlFor(cfg.messageUrlTemplate, userId)).then(function (result) {
+        if (result.ok && result.data) replaceMessage(userLi, result.data);
+      }).catch(function () { /* the transcript shows on the next page load */ });
+    }
+  }
+
+  // ---- sending ---------------------------------------------------------------------------------
+
+  var busy = false;
+  // Reused after a network failure so resending the same turn never creates a second one.
+  var unconfirmedKey = null;
+
+  function setBusy(value) {
+    busy = value;
+    if (sendButton) sendButton.disabled = value;
+    if (recordButton && !recorder.isRecording()) recordButton.disabled = value;
+    if (composer) composer.setAttribute("aria-busy", value ? "true" : "false");
+  }
+
+  function send(body, onAccepted) {
+    if (busy) return Promise.resolve();
+    setBusy(true);
+    announce("Sending…");
+    var key = unconfirmedKey || newIdempotencyKey();
+    unconfirmedKey = key;
+    return api("POST", cfg.messagesUrl, body, { "Idempotency-Key": key })
+      .then(function (result) {
+        unconfirmedKey = null;
+        if (result.status === 202 && result.data && result.data.assistant_message) {
+          if (onAccepted) onAccepted();
+          appendTurn(result.data);
+          announce(cfg.voiceName + " is speaking…");
+        } else {
+          announce(errorText(result), true);
+        }
+      })
+      .catch(function () {
+        announce("Could not reach the server. Check your connection and send again.", true);
+      })
+      .then(function () { setBusy(false); });
+  }
+
+  function appendTurn(turn) {
+    removeEmptyNote();
+    var userLi = buildMessage(turn.user_message);
+    log.appendChild(userLi);
+    var reply = turn.assistant_message;
+    var replyLi = buildMessage(reply);
+    replyLi.dataset.replyTo = turn.user_message.id;
+    log.appendChild(replyLi);
+    scrollToEnd(replyLi);
+    if (reply.status === "pending") {
+      pollMessage(reply.id, true);
+    } else if (reply.status === "ready") {
+      onReplyReady(replyLi, true);
+    }
+  }
+
+  if (composer && textBox) {
+    composer.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var text = textBox.value.trim();
+      if (!text) {
+        announce("Write a message first.", true);
+        textBox.focus();
+        return;
+      }
+      if (unconfirmedKey && textBox.dataset.lastSent !== text) unconfirmedKey = null;
+      textBox.dataset.lastSent = text;
+      send({ text: text }, function () { textBox.value = ""; });
+    });
+    textBox.addEventListener("keydown", function (event) {
+      // Enter sends; Shift+Enter starts a new line.
+      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+        event.preventDefault();
+        if (typeof composer.requestSubmit === "function") composer.requestSubmit();
+        else composer.dispatchEvent(new Event("submit", { cancelable: true }));
+      }
+    });
+  }
+
+  // ---- recording -------------------------------------------------------------------------------
+
+  var recorder = window.VoiceRecorder ? new window.VoiceRecorder() : { isRecording: function () { return false; } };
+  var timerHandle = null;
+  var recordStartedAt = 0;
+
+  function showTimer(on) {
+    if (!recordTimer) return;
+    recordTimer.hidden = !on;
+    if (timerHandle) { window.clearInterval(timerHandle); timerHandle = null; }
+    if (!on) return;
+    recordStartedAt = Date.now();
+    recordTimer.textContent = "0:00";
+    timerHandle = window.setInterval(function () {
+      var seconds = Math.floor((Date.now() - recordStartedAt) / 1000);
+      recordTimer.textContent = Math.floor(seconds / 60) + ":" + String(seconds % 60).padStart(2, "0");
+      if (seconds >= MAX_RECORDING_S) stopRecording();
+    }, 250);
+  }
+
+  function startRecording() {
+    recordButton.disabled = true;
+    recorder.start().then(function () {
+      recordButton.disabled = false;
+      recordButton.textContent = "Stop and send";
+      recordButton.setAttribute("aria-pressed", "true");
+      recordButton.classList.add("button--recording");
+      if (sendButton) sendButton.disabled = true;
+      showTimer(true);
+      announce("Recording… press “Stop and send” when you are done.");
+    }).catch(function (error) {
+      recordButton.disabled = false;
+      var reason = error && error.name === "NotAllowedError"
+        ? "Microphone access was refused. Allow it in your browser to send voice messages."
+        : "No microphone is available.";
+      announce(reason, true);
+    });
+  }
+
+  function stopRecording() {
+    showTimer(false);
+    recordButton.textContent = "Record";
+    recordButton.setAttribute("aria-pressed", "false");
+    recordButton.classList.remove("button--recording");
+    return recorder.stop().then(function (recording) {
+      if (!recording.blob.size) {
+        announce("Nothing was recorded. Please try again.", true);
+        if (sendButton) sendButton.disabled = false;
+        return;
+      }
+      var form = new FormData();
+      form.append("audio", recording.blob, recording.filename);
+      unconfirmedKey = null;
+      return send(form);
+    }).catch(function () {
+      announce("The recording failed. Please try again.", true);
+      if (sendButton) sendButton.disabled = false;
+    });
+  }
+
+  if (recordButton && window.VoiceRecorder && window.VoiceRecorder.isSupported()) {
+    recordButton.hidden = false;
+    recordButton.addEventListener("click", function () {
+      if (recorder.isRecording()) stopRecording();
+      else if (!busy) startRecording();
+    });
+  }
+
+  // ---- retry -----------------------------------------------------------------------------------
+
+  log.addEventListener("submit", function (event) {
+    var form = event.target.closest ? event.target.closest(".msg__retry") : null;
+    if (!form) return;
+    event.preventDefault();
+    var li = form.closest(".msg");
+    var id = li.dataset.messageId;
+    var button = form.querySelector("button");
+    if (button) button.disabled = true;
+    api("POST", urlFor(cfg.retryUrlTemplate, id)).then(function (result) {
+      if (result.ok && result.data) {
+        replaceMessage(li, result.data);
+        announce(cfg.voiceName + " is speaking…");
+        if (result.data.status === "pending") pollMessage(id, true);
+      } else {
+        announce(errorText(result), true);
+        if (button) button.disabled = false;
+      }
+    }).catch(function () {
+      announce("Could not reach the server. Try again.", true);
+      if (button) button.disabled = false;
+    });
+  });
+
+  // ---- earlier messages (API cursor, oldest first) ---------------------------------------------
+
+  if (loadEarlierButton) {
+    loadEarlierButton.hidden = false;
+    loadEarlierButton.addEventListener("click", function () {
+      var first = log.querySelector(".msg");
+      if (!first) return;
+      var firstId = first.dataset.messageId;
+      var earlier = [];
+      loadEarlierButton.disabled = true;
+
+      function finish() {
+        earlier.forEach(function (m) {
+          log.insertBefore(buildMessage(m), first);
+          if (m.role === "assistant" && m.status === "pending") pollMessage(m.id, false);
+        });
+        loadEarlierButton.hidden = true;
+        announce(earlier.length + " earlier messages loaded.");
+      }
+
+      function page(url) {
+        api("GET", url).then(function (result) {
+          if (!result.ok || !result.data) throw new Error("HTTP " + result.status);
+          var results = result.data.results || [];
+          for (var i = 0; i < results.length; i++) {
+            if (results[i].id === firstId) { finish(); return; }
+            earlier.push(results[i]);
+          }
+          if (result.data.next) page(result.data.next);
+          else finish();
+        }).catch(function () {
+          loadEarlierButton.disabled = false;
+          announce("Could not load earlier messages.", true);
+        });
+      }
+      page(cfg.messagesUrl + (cfg.messagesUrl.indexOf("?") === -1 ? "?" : "&") + "page_size=200");
+    });
+  }
+
+  // ---- events feed: voice version changes ------------------------------------------------------
+
+  function handleEvent(event) {
+    var id = parseInt(event.id, 10);
+    if (!isNaN(id) && id > cfg.lastEventId) cfg.lastEventId = id;
+    var payload = event.payload || {};
+    if (event.type !== "voice.version_promoted" && event.type !== "voice.version_rolled_back") return;
+    var voiceId = payload.voice_id || event.voice || event.voice_id;
+    if (voiceId && String(voiceId) !== cfg.voiceId) return;
+    var version = payload.version || payload.new_version || payload.version_number;
+    if (!version) return;
+    appendNotice("Voice updated to version " + version);
+    var versionLabel = document.getElementById("voice-version");
+    if (versionLabel) versionLabel.textContent = version;
+  }
+
+  var EVENT_TYPES = ["voice.version_promoted", "voice.version_rolled_back"];
+
+  // GET /api/v1/events/?after=<id> -> {"results": [...], "cursor": <last id>, "has_more": bool}.
+  function pollEvents() {
+    if (!cfg.eventsUrl) return;
+    var url = cfg.eventsUrl + (cfg.eventsUrl.indexOf("?") === -1 ? "?" : "&") +
+      "after=" + encodeURIComponent(cfg.lastEventId) +
+      EVENT_TYPES.map(function (type) { return "&type=" + encodeURIComponent(type); }).join("");
+    api("GET", url).then(function (result) {
+      if (result.status === 404) return; // no events feed on this server: stop polling
+      var more = false;
+      if (result.ok && result.data) {
+        var events = Array.isArray(result.data) ? result.data : (result.data.results || []);
+        events.forEach(handleEvent);
+        var cursor = parseInt(result.data.cursor, 10);
+        if (!isNaN(cursor) && cursor > cfg.lastEventId) cfg.lastEventId = cursor;
+        more = !!result.data.has_more;
+      }
+      window.setTimeout(pollEvents, more ? 0 : EVENTS_EVERY_MS);
+    }).catch(function () {
+      window.setTimeout(pollEvents, EVENTS_EVERY_MS * 2);
+    });
+  }
+
+  // ---- start -----------------------------------------------------------------------------------
+
+  Array.prototype.forEach.call(log.querySelectorAll("time[datetime]"), function (node) {
+    var text = localTime(node.getAttribute("datetime"));
+    if (text) node.textContent = text;
+  });
+  Array.prototype.forEach.call(log.querySelectorAll(".msg[data-status=pending]"), function (li) {
+    pollMessage(li.dataset.messageId, false);
+  });
+  var last = log.lastElementChild;
+  if (last) last.scrollIntoView({ block: "end" });
+  pollEvents();
+})();
