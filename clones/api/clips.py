@@ -60,7 +60,10 @@ class ClipOutputSerializer(serializers.ModelSerializer):
             return None
         from django.urls import reverse
 
-        return request.build_absolute_uri(reverse("clip-audio", args=[obj.pk]))
+        # The router may be included under a namespace (it is: "api"); follow the request's.
+        namespace = getattr(getattr(request, "resolver_match", None), "namespace", "")
+        name = f"{namespace}:clip-audio" if namespace else "clip-audio"
+        return request.build_absolute_uri(reverse(name, args=[obj.pk]))
 
 
 class ClipFilterInputSerializer(serializers.Serializer):

@@ -144,7 +144,7 @@ def voice_create(
             ip_address=ip_address,
             user_agent=user_agent[:400],
         )
-        ClipSample.objects.bulk_create(
+        originals = ClipSample.objects.bulk_create(
             ClipSample(
                 voice=voice,
                 source=ClipSample.Source.ORIGINAL,
@@ -162,6 +162,9 @@ def voice_create(
             for upload, info, digest, path in stored
         )
         _enqueue("clones.tasks.voice_provider_create", voice.pk)
+        # Originals need metrics and pitch too: selection measures drift against the speaker's own.
+        for clip in originals:
+            _enqueue("clones.tasks.clip_analyse", clip.pk)
     return voice
 
 

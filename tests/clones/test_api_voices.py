@@ -40,6 +40,7 @@ def test_create_voice_from_two_wav_files_becomes_ready(alice, alice_api, emulato
     assert originals.count() == 2
     assert all(c.file.name.startswith(f"originals/{voice.pk}/") for c in originals)
     assert {c.content_type for c in originals} == {"audio/wav", "audio/mpeg"}
+    assert all(c.analysed_at and c.quality_score is not None and c.pitch_median_hz for c in originals)
     consent = ConsentRecord.objects.get(voice=voice)
     assert consent.given_by == alice and "consent" in consent.statement_text
     uploads = [r for r in emulator_ctl.requests() if r["path"] == "/v1/voices/add"]

@@ -1,0 +1,591 @@
+"""Staff screens for voices and clips: review clips fast, see what a retrain would use.
+
+The clip changelist stays fast on 100k+ clips: one query for the page (voice joined, run usage as
+correlated subqueries evaluated only for the page's rows), no full COUNT(*) for the "x of y" line, and
+on PostgreSQL the planner's row estimate instead of COUNT(*) for an unfiltered list. Players load
+nothing until pressed (`preload="none"`) and waveform images are cached SVGs loaded lazily.
+Every write goes through `clones.services`.
+"""
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db import connection
+from django.db.models import Count
+from django.http import HttpResponseRedirect, JsonResponse
+from django.shortcuts import get_object_or_404
+from django.template.loader import render_to_string
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.functional import cached_property
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
+from django.utils.text import Truncator
+
+from voiceclone.errors import ApplicationError
+
+from . import selectors, services, staff_views
+from .models import ClipSample, ConsentRecord, GeneratedAudio, Voice, VoiceVersion
+
+QUALITY_FLAGS = selectors.QUALITY_FLAGS
+
+
+def clip_audio_url(clip_id) -> str:
+    return reverse("admin:clones_clipsample_audio", args=[clip_id])
+
+
+def clip_waveform_url(clip_id) -> str:
+    return reverse("admin:clones_clipsample_waveform", args=[clip_id])
+
+
+def audio_player(clip_id, *, css_class="clip-player") -> str:
+    return format_html(
+        '<audio class="{}" controls preload="none" src="{}"></audio>', css_class, clip_audio_url(clip_id)
+    )
+
+
+# --- Voices -----------------------------------------------------------------------------------------------
+
+
+class VoiceVersionInline(admin.TabularInline):
+    model = VoiceVersion
+    fk_name = "voice"
+    extra = 0
+    fields = ("number", "state", "provider_voice_id", "training_lineage_depth", "created_at", "archived_at",
+              "deleted_at")
+    readonly_fields = fields
+    can_delete = False
+    show_change_link = True
+    ordering = ("number",)
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class ConsentInline(admin.StackedInline):
+    model = ConsentRecord
+    extra = 0
+    readonly_fields = (
+        "given_by", "speaker_name", "statement_version", "statement_text", "method", "statement_file",
+        "ip_address", "user_agent", "created_at",
+    )
+    fields = readonly_fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Voice)
+class VoiceAdmin(admin.ModelAdmin):
+    list_display = ("name", "owner", "status", "current_version", "created_at")
+    list_filter = ("status", "created_at")
+    search_fields = ("name", "owner__username", "=id")
+    list_select_related = ("owner", "current_version")
+    raw_id_fields = ("owner", "current_version")
+    readonly_fields = ("id", "created_at", "updated_at", "clip_counts", "original_samples", "retrain_selection")
+    fieldsets = (
+        (None, {"fields": ("id", "owner", "name", "persona", "language", "status", "failure_reason",
+                           "current_version", "created_at", "updated_at")}),
+        ("Clips", {"fields": ("clip_counts", "original_samples")}),
+        ("What a retrain would use now", {"fields": ("retrain_selection",)}),
+    )
+    inlines = [VoiceVersionInline, ConsentInline]
+
+    class Media:
+        css = {"all": ["admin_clones/clips.css"]}
+        js = ["admin_clones/clips.js"]
+
+    @admin.display(description="Clip counts")
+    def clip_counts(self, obj):
+        if obj is None or obj._state.adding:
+            return "-"
+        rows = obj.clips.order_by().values("source", "review_status").annotate(n=Count("pk"))
+        counts = {(r["source"], r["review_status"]): r["n"] for r in rows}
+        changelist = reverse("admin:clones_clipsample_changelist")
+        table = [
+            {
+                "source": label,
+                "cells": [
+                    {"count": counts.get((source, status), 0),
+                     "url": f"{changelist}?voice={obj.pk}&source__exact={source}&review_status__exact={status}"}
+                    for status in ClipSample.ReviewStatus.values
+                ],
+                "total": sum(counts.get((source, status), 0) for status in ClipSample.ReviewStatus.values),
+            }
+            for source, label in ClipSample.Source.choices
+        ]
+        return mark_safe(render_to_string("admin/clones/voice/clip_counts.html", {
+            "statuses": ClipSample.ReviewStatus.labels, "rows": table,
+        }))
+
+    @admin.display(description="Original samples")
+    def original_samples(self, obj):
+        if obj is None or obj._state.adding:
+            return "-"
+        originals = obj.clips.filter(source=ClipSample.Source.ORIGINAL).order_by("created_at", "id")
+        if not originals:
+            return "No original samples."
+        return format_html_join(
+            "",
+            '<div class="clip-original"><a href="{}">#{}</a> {} · {} s · {} {}</div>',
+            (
+                (reverse("admin:clones_clipsample_change", args=[c.pk]), c.pk, c.original_filename or "sample",
+                 f"{c.duration_s:.1f}" if c.duration_s else "?", c.content_type, audio_player(c.pk))
+                for c in originals
+            ),
+        )
+
+    @admin.display(description="Retrain selection")
+    def retrain_selection(self, obj):
+        if obj is None or obj._state.adding:
+            return "-"
+        selection = services.select_clips_for_retrain(voice=obj)
+        clips = ClipSample.objects.in_bulk(selection.clip_ids)
+        rows = [
+            {
+                "chosen": chosen,
+                "clip": clips.get(chosen.clip_id),
+                "url": reverse("admin:clones_clipsample_change", args=[chosen.clip_id]),
+                "player": audio_player(chosen.clip_id),
+            }
+            for chosen in selection.clips
+        ]
+        return mark_safe(render_to_string("admin/clones/voice/retrain_selection.html", {
+            "selection": selection,
+            "rows": rows,
+            "excluded": [(reason.replace("_", " "), n) for reason, n in selection.excluded.items() if n],
+            "limits": selection.limits,
+        }))
+
+
+@admin.register(VoiceVersion)
+class VoiceVersionAdmin(admin.ModelAdmin):
+    list_display = ("voice", "number", "state", "provider_voice_id", "created_at", "archived_at")
+    list_filter = ("state",)
+    search_fields = ("provider_voice_id", "voice__name")
+    list_select_related = ("voice",)
+    raw_id_fields = ("voice", "created_by_run")
+
+
+@admin.register(ConsentRecord)
+class ConsentRecordAdmin(admin.ModelAdmin):
+    list_display = ("voice", "given_by", "statement_version", "method", "created_at")
+    list_select_related = ("voice", "given_by")
+    raw_id_fields = ("voice", "given_by")
+
+
+# --- Clips: filters ---------------------------------------------------------------------------------------
+
+
+class VoiceFilter(admin.SimpleListFilter):
+    title = "voice"
+    parameter_name = "voice"
+    max_choices = 200
+
+    def lookups(self, request, model_admin):
+        choices = [(str(pk), name) for pk, name in Voice.objects.order_by("name", "id").values_list("id", "name")[
+            : self.max_choices]]
+        value = self.value()
+        if value and value not in {pk for pk, _ in choices}:
+            name = Voice.objects.filter(pk=value).values_list("name", flat=True).first() if _is_uuid(value) else None
+            choices.append((value, name or value))
+        return choices
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if not value:
+            return queryset
+        if not _is_uuid(value):
+            return queryset.none()
+        return queryset.filter(voice_id=value)
+
+
+class QualityFlagFilter(admin.SimpleListFilter):
+    title = "quality flag"
+    parameter_name = "flag"
+
+    def lookups(self, request, model_admin):
+        return [("none", "No flags"), ("any", "Any flag")] + [(f, f.replace("_", " ")) for f in QUALITY_FLAGS]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        return selectors.clip_filter(queryset, {"flag": value}) if value else queryset
+
+
+class UsedFilter(admin.SimpleListFilter):
+    title = "used in a promoted retrain"
+    parameter_name = "used"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Used"), ("no", "Unused")]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value in ("yes", "no"):
+            return selectors.clip_filter(queryset, {"used": value == "yes"})
+        return queryset
+
+
+class AnalysedFilter(admin.SimpleListFilter):
+    title = "analysed"
+    parameter_name = "analysed"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Analysed"), ("no", "Not analysed")]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value in ("yes", "no"):
+            return queryset.filter(analysed_at__isnull=value == "no")
+        return queryset
+
+
+def _is_uuid(value) -> bool:
+    import uuid
+
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
+
+
+class EstimatedCountPaginator(Paginator):
+    """COUNT(*) over a large PostgreSQL table reads every row; for the unfiltered list the planner's
+    estimate is close enough for page links. Filtered lists (and other databases) count exactly."""
+
+    ESTIMATE_ABOVE = 100_000
+
+    @cached_property
+    def count(self):
+        query = getattr(self.object_list, "query", None)
+        if connection.vendor == "postgresql" and query is not None and not query.where:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE relname = %s",
+                               [self.object_list.model._meta.db_table])
+                row = cursor.fetchone()
+            if row and row[0] and row[0] > self.ESTIMATE_ABOVE:
+                return int(row[0])
+        return super().count
+
+
+# --- Clips: the admin -------------------------------------------------------------------------------------
+
+
+class RejectForm(forms.Form):
+    reason_code = forms.ChoiceField(
+        label="Reason", required=False,
+        choices=[("", "(write one below)")] + list(services.REJECT_REASON_CODES.items()),
+    )
+    reason = forms.CharField(label="Details", required=False, max_length=200)
+
+    def clean(self):
+        data = super().clean()
+        code, text = data.get("reason_code"), (data.get("reason") or "").strip()
+        if not code and not text:
+            raise ValidationError("Pick a reason or write one.")
+        label = services.REJECT_REASON_CODES.get(code)
+        data["full_reason"] = f"{code}: {label}" + (f" — {text}" if text else "") if code else text
+        return data
+
+
+class ClipReviewForm(forms.ModelForm):
+    class Meta:
+        model = ClipSample
+        fields = ("review_status", "review_reason")
+
+    def clean(self):
+        data = super().clean()
+        if data.get("review_status") == ClipSample.ReviewStatus.REJECTED and not (data.get("review_reason") or "").strip():
+            self.add_error("review_reason", "Say why the clip is rejected.")
+        return data
+
+
+@admin.register(ClipSample)
+class ClipSampleAdmin(admin.ModelAdmin):
+    list_display = (
+        "id", "player", "waveform", "voice_name", "source", "text_excerpt", "duration", "score", "flags",
+        "review_status", "used_in_runs", "created_at",
+    )
+    list_display_links = ("id",)
+    list_filter = (VoiceFilter, "source", "review_status", QualityFlagFilter, UsedFilter, AnalysedFilter,
+                   "created_at")
+    search_fields = ("text", "=sha256")
+    list_select_related = ("voice",)
+    list_per_page = 50
+    list_max_show_all = 200
+    show_full_result_count = False
+    paginator = EstimatedCountPaginator
+    actions = ["approve_clips", "reject_clips", "mark_pending", "reanalyse_clips"]
+    change_list_template = "admin/clones/clipsample/change_list.html"
+    form = ClipReviewForm
+    fieldsets = (
+        ("Listen", {"fields": ("large_player", "large_waveform")}),
+        ("Review", {"fields": ("review_status", "review_reason", "reviewed_by", "reviewed_at")}),
+        ("Clip", {"fields": ("voice_link", "source", "version", "text", "conversation_link", "created_at",
+                             "file", "original_filename", "content_type", "size_bytes", "sha256", "lineage_depth",
+                             "provider_request_id", "character_cost", "runs")}),
+        ("Quality", {"fields": ("quality_score", "quality_flags", "analysed_at", "duration_s", "sample_rate",
+                                "loudness_lufs", "peak_dbfs", "clipping_ratio", "leading_silence_s",
+                                "trailing_silence_s", "speech_ratio", "snr_db")}),
+        ("Prosody", {"fields": ("pitch_median_hz", "pitch_range_st", "energy_range_db", "speaking_rate_cps")}),
+    )
+
+    class Media:
+        css = {"all": ["admin_clones/clips.css"]}
+        js = ["admin_clones/clips.js"]
+
+    # The pipeline creates clips and every spoken reply is kept: no adding or deleting here.
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_readonly_fields(self, request, obj=None):
+        review = ("review_status", "review_reason")
+        fields = [f for fieldset in self.fieldsets for f in fieldset[1]["fields"]]
+        if obj is not None and obj.source == ClipSample.Source.GENERATED:
+            return [f for f in fields if f not in review]
+        return fields
+
+    def get_queryset(self, request):
+        return selectors.clip_queryset_with_usage(super().get_queryset(request))
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path("<int:clip_id>/audio/", wrap(staff_views.clip_audio), name="clones_clipsample_audio"),
+            path("<int:clip_id>/waveform.svg", wrap(staff_views.clip_waveform), name="clones_clipsample_waveform"),
+            path("queue/", wrap(self.review_queue_view), name="clones_clipsample_queue"),
+            path("queue/<int:clip_id>/review/", wrap(self.queue_review_view), name="clones_clipsample_queue_review"),
+            *super().get_urls(),
+        ]
+
+    # -- changelist columns --
+
+    @admin.display(description="Play")
+    def player(self, obj):
+        return audio_player(obj.pk) if obj.file else "-"
+
+    @admin.display(description="Waveform")
+    def waveform(self, obj):
+        if not obj.file:
+            return "-"
+        return format_html('<img class="clip-waveform" src="{}" loading="lazy" width="160" height="32" alt="">',
+                           clip_waveform_url(obj.pk))
+
+    @admin.display(description="Voice")
+    def voice_name(self, obj):
+        return obj.voice.name
+
+    @admin.display(description="Text")
+    def text_excerpt(self, obj):
+        return format_html('<span title="{}">{}</span>', obj.text, Truncator(obj.text).chars(70)) if obj.text else "-"
+
+    @admin.display(description="Duration", ordering="duration_s")
+    def duration(self, obj):
+        return f"{obj.duration_s:.1f} s" if obj.duration_s is not None else "-"
+
+    @admin.display(description="Score", ordering="quality_score")
+    def score(self, obj):
+        if obj.quality_score is None:
+            return "-"
+        level = "good" if obj.quality_score >= 85 else ("fair" if obj.quality_score >= 60 else "poor")
+        return format_html('<span class="clip-score clip-score-{}">{}</span>', level, f"{obj.quality_score:.0f}")
+
+    @admin.display(description="Flags")
+    def flags(self, obj):
+        if obj.analysed_at is None:
+            return "not analysed"
+        return ", ".join(f.replace("_", " ") for f in obj.quality_flags) or "—"
+
+    @admin.display(description="Runs", ordering="used_in_runs")
+    def used_in_runs(self, obj):
+        return obj.used_in_runs
+
+    # -- detail page --
+
+    @admin.display(description="Audio")
+    def large_player(self, obj):
+        return audio_player(obj.pk, css_class="clip-player clip-player-large") if obj.file else "-"
+
+    @admin.display(description="Waveform")
+    def large_waveform(self, obj):
+        if not obj.file:
+            return "-"
+        return format_html('<img class="clip-waveform-large" src="{}" alt="waveform of clip {}">',
+                           clip_waveform_url(obj.pk), obj.pk)
+
+    @admin.display(description="Voice")
+    def voice_link(self, obj):
+        return format_html('<a href="{}">{}</a>', reverse("admin:clones_voice_change", args=[obj.voice_id]), obj.voice)
+
+    @admin.display(description="Conversation")
+    def conversation_link(self, obj):
+        message = getattr(obj, "message", None) if obj.source == ClipSample.Source.GENERATED else None
+        if message is None:
+            return "-"
+        return format_html("conversation {} · message {}", message.conversation_id, message.pk)
+
+    @admin.display(description="Retrain runs")
+    def runs(self, obj):
+        uses = obj.run_uses.select_related("run").order_by("run_id")
+        if not uses:
+            return "none"
+        return format_html_join(", ", "run #{} ({}, {})", ((u.run_id, u.run.state, u.role) for u in uses))
+
+    def save_model(self, request, obj, form, change):
+        if not change or not {"review_status", "review_reason"} & set(form.changed_data):
+            return
+        try:
+            services.clip_review(
+                clip=obj, reviewer=request.user, status=form.cleaned_data["review_status"],
+                reason=form.cleaned_data.get("review_reason", ""),
+            )
+        except (ApplicationError, ValidationError) as exc:
+            self.message_user(request, _error_text(exc), messages.ERROR)
+
+    # -- actions --
+
+    def _bulk_review(self, request, queryset, status, reason=""):
+        try:
+            result = services.clips_bulk_review(queryset=queryset, reviewer=request.user, status=status, reason=reason)
+        except ValidationError as exc:
+            self.message_user(request, _error_text(exc), messages.ERROR)
+            return
+        label = ClipSample.ReviewStatus(status).label.lower()
+        self.message_user(request, f"{result.updated} clip(s) marked {label}.", messages.SUCCESS)
+        if result.skipped_ids:
+            self.message_user(
+                request, f"{len(result.skipped_ids)} clip(s) skipped: only generated clips are reviewed.",
+                messages.WARNING,
+            )
+
+    @admin.action(description="Approve selected clips")
+    def approve_clips(self, request, queryset):
+        self._bulk_review(request, queryset, ClipSample.ReviewStatus.APPROVED)
+
+    @admin.action(description="Reject selected clips (with a reason)…")
+    def reject_clips(self, request, queryset):
+        if "apply" in request.POST:
+            form = RejectForm(request.POST)
+            if form.is_valid():
+                self._bulk_review(request, queryset, ClipSample.ReviewStatus.REJECTED, form.cleaned_data["full_reason"])
+                return None
+        else:
+            form = RejectForm()
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Reject clips",
+            "opts": self.model._meta,
+            "form": form,
+            "count": queryset.count(),
+            "sample": list(queryset.order_by("-created_at", "-id")[:20]),
+            "selected_ids": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
+            "select_across": request.POST.get("select_across", "0"),
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "query_string": request.GET.urlencode(),
+        }
+        return TemplateResponse(request, "admin/clones/clipsample/reject_confirmation.html", context)
+
+    @admin.action(description="Set selected clips back to pending")
+    def mark_pending(self, request, queryset):
+        self._bulk_review(request, queryset, ClipSample.ReviewStatus.PENDING)
+
+    @admin.action(description="Re-analyse selected clips")
+    def reanalyse_clips(self, request, queryset):
+        count = services.clips_reanalyse(clip_ids=queryset.order_by().values_list("pk", flat=True))
+        self.message_user(request, f"Re-analysis queued for {count} clip(s).", messages.SUCCESS)
+
+    # -- the review queue (keyboard-driven) --
+
+    def review_queue_view(self, request):
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        voice = None
+        voice_id = request.GET.get("voice") or ""
+        if voice_id:
+            if not _is_uuid(voice_id):
+                return HttpResponseRedirect(reverse("admin:clones_clipsample_queue"))
+            voice = get_object_or_404(Voice, pk=voice_id)
+        clips = selectors.clip_review_queue(voice=voice, limit=50)
+        items = [_queue_item(clip) for clip in clips]
+        pending_voices = (
+            ClipSample.objects.filter(source=ClipSample.Source.GENERATED, review_status=ClipSample.ReviewStatus.PENDING)
+            .order_by().values("voice", "voice__name").annotate(n=Count("pk")).order_by("-n", "voice__name")[:50]
+        )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Clip review queue",
+            "opts": self.model._meta,
+            "items": items,
+            "voice": voice,
+            "pending_voices": pending_voices,
+            "reason_codes": list(services.REJECT_REASON_CODES.items()),
+            "queue_data": {
+                "items": items,
+                "reasons": [{"code": c, "label": label} for c, label in services.REJECT_REASON_CODES.items()],
+            },
+        }
+        return TemplateResponse(request, "admin/clones/clipsample/review_queue.html", context)
+
+    def queue_review_view(self, request, clip_id):
+        if request.method != "POST":
+            return JsonResponse({"detail": "POST only."}, status=405)
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        clip = get_object_or_404(ClipSample, pk=clip_id)
+        try:
+            clip = services.clip_review(
+                clip=clip, reviewer=request.user, status=request.POST.get("status", ""),
+                reason=request.POST.get("reason", ""),
+            )
+        except (ApplicationError, ValidationError) as exc:
+            return JsonResponse({"detail": _error_text(exc)}, status=400)
+        return JsonResponse({"id": clip.pk, "review_status": clip.review_status, "review_reason": clip.review_reason})
+
+
+def _queue_item(clip: ClipSample) -> dict:
+    message = getattr(clip, "message", None)
+    return {
+        "id": clip.pk,
+        "voice": clip.voice.name,
+        "voice_id": str(clip.voice_id),
+        "text": clip.text,
+        "duration_s": clip.duration_s,
+        "quality_score": clip.quality_score,
+        "flags": clip.quality_flags,
+        "metrics": {
+            "loudness LUFS": clip.loudness_lufs, "peak dBFS": clip.peak_dbfs, "clipping": clip.clipping_ratio,
+            "speech ratio": clip.speech_ratio, "SNR dB": clip.snr_db, "lead silence s": clip.leading_silence_s,
+            "tail silence s": clip.trailing_silence_s, "pitch Hz": clip.pitch_median_hz,
+            "rate char/s": clip.speaking_rate_cps, "lineage": clip.lineage_depth,
+        },
+        "conversation_id": str(message.conversation_id) if message else None,
+        "created_at": clip.created_at.isoformat(),
+        "reason": getattr(clip, "queue_reason", ""),
+        "audio_url": clip_audio_url(clip.pk),
+        "waveform_url": clip_waveform_url(clip.pk),
+        "change_url": reverse("admin:clones_clipsample_change", args=[clip.pk]),
+        "review_url": reverse("admin:clones_clipsample_queue_review", args=[clip.pk]),
+    }
+
+
+def _error_text(exc) -> str:
+    if isinstance(exc, ApplicationError):
+        return exc.message
+    return " ".join(exc.messages)
+
+
+@admin.register(GeneratedAudio)
+class GeneratedAudioAdmin(admin.ModelAdmin):
+    list_display = ("sha256", "clip", "created_at")
+    search_fields = ("=sha256",)
+    raw_id_fields = ("clip",)
+    list_select_related = ("clip__voice",)
+    show_full_result_count = False
+

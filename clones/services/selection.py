@@ -1,0 +1,688 @@
+"""Which clips a retrain uploads: chosen the way a dataset curator would (issue 5, item 6).
+
+A clone retrained on its own synthetic speech drifts and flattens, and instant cloning gains little
+from more than a few minutes of audio (ElevenLabs: 1–2 minutes of clean audio; over 3 minutes adds
+little, elevenlabs-api.md §3). So a selection is:
+
+- every consented original of the voice, always;
+- plus approved, unused, stored generated clips created inside the window, filling a **duration
+  budget** (`RETRAIN_SELECTION_BUDGET_S`) under a **cap on the generated share** of the selected
+  duration (`RETRAIN_GENERATED_SHARE_MAX`), a **maximum lineage depth**, a **cap on the share any one
+  conversation** supplies, and the provider's file-count and size limits;
+- ranked by quality and **diversity**: a greedy maximal-marginal-relevance pick, where each next clip
+  is the one with the best quality merit plus novelty against what is already selected (pitch
+  register and range, loudness, speaking rate, sentence type) minus the similarity of its text to
+  selected texts. A text too similar to one already selected is a near-duplicate and skipped. Novelty
+  is measured among the generated clips; against the originals, a median pitch more than 3 semitones
+  away is penalised instead (that is the clone drifting from the speaker, not range).
+- Clips shorter than `RETRAIN_CLIP_MIN_S` are skipped; of a long reply only the first
+  `RETRAIN_CLIP_MAX_USE_S` seconds count (TTS degrades towards the end of long replies; the training
+  copy cuts the tail at a pause, see `clones.services.training_copy`).
+
+Every generated clip that is not selected is counted under exactly one reason (`Selection.excluded`).
+The result depends only on the data, the limits and `now`: ties are broken by clip id.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime, timedelta
+
+import numpy as np
+from django.conf import settings
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from clones.models import ClipSample, Voice
+
+# Exclusion reasons, in the order they are decided (a clip is counted under the first that applies).
+EXCLUSION_REASONS = (
+    "rejected",
+    "pending",
+    "already_used",
+    "outside_window",
+    "not_analysed",
+    "too_short",
+    "too_deep_lineage",
+    "quality_flagged",
+    "over_provider_limits",
+    "near_duplicate",
+    "over_conversation_cap",
+    "over_generated_share",
+    "over_budget",
+)
+
+# Ranking weights. Merit (quality and a duration sweet spot) is 0…1; the diversity terms only reorder
+# clips of similar merit, they never lift a poor clip over a clearly better one.
+NOVELTY_WEIGHT = 0.15
+SENTENCE_TYPE_WEIGHT = 0.05
+TEXT_SIMILARITY_WEIGHT = 0.2
+LINEAGE_PENALTY_PER_LEVEL = 0.05
+IDEAL_MIN_S, IDEAL_MAX_S = 4.0, 15.0
+# Median pitch within this many semitones of the originals' is the voice's own range; beyond, a penalty.
+DRIFT_FREE_ST = 3.0
+DRIFT_PENALTY_PER_ST = 0.05
+DRIFT_PENALTY_MAX = 0.3
+# Feature scales: a difference of this much counts as one unit of novelty.
+FEATURE_SCALES = {"pitch_st": 2.0, "pitch_range_st": 2.0, "loudness_lufs": 3.0, "speaking_rate_cps": 2.5}
+# More candidates than this cannot change a few-minute selection; the rest (lowest merit) are over budget.
+MAX_CANDIDATES = 3000
+# MP3 at 128 kbps: the least a training copy is estimated to take per second (see estimate_upload_bytes).
+ESTIMATED_BYTES_PER_S = 16_000
+
+_USE_SETTING = object()
+
+
+@dataclass(frozen=True)
+class SelectionLimits:
+    budget_s: float
+    generated_share_max: float
+    max_lineage_depth: int
+    max_conversation_share: float
+    min_clip_s: float
+    max_use_s: float
+    near_duplicate_similarity: float
+    excluded_flags: frozenset[str]
+    max_files: int
+    max_file_bytes: int
+    max_total_bytes: int
+
+    @classmethod
+    def from_settings(cls, **overrides) -> SelectionLimits:
+        limits = cls(
+            budget_s=settings.RETRAIN_SELECTION_BUDGET_S,
+            generated_share_max=settings.RETRAIN_GENERATED_SHARE_MAX,
+            max_lineage_depth=settings.RETRAIN_MAX_LINEAGE_DEPTH,
+            max_conversation_share=settings.RETRAIN_MAX_CLIPS_PER_CONVERSATION_SHARE,
+            min_clip_s=settings.RETRAIN_CLIP_MIN_S,
+            max_use_s=settings.RETRAIN_CLIP_MAX_USE_S,
+            near_duplicate_similarity=settings.RETRAIN_NEAR_DUPLICATE_SIMILARITY,
+            excluded_flags=frozenset(settings.RETRAIN_EXCLUDED_QUALITY_FLAGS),
+            max_files=settings.PROVIDER_IVC_MAX_FILES,
+            max_file_bytes=settings.PROVIDER_IVC_MAX_FILE_BYTES,
+            max_total_bytes=settings.PROVIDER_IVC_MAX_TOTAL_BYTES,
+        )
+        return replace(limits, **overrides) if overrides else limits
+
+    def as_dict(self) -> dict:
+        data = asdict(self)
+        data["excluded_flags"] = sorted(self.excluded_flags)
+        return data
+
+
+@dataclass(frozen=True)
+class SelectedClip:
+    clip_id: int
+    source: str
+    duration_s: float
+    # Seconds that go into the training copy: a long reply is cut to `max_use_s` (its tail is degraded).
+    use_s: float
+    size_bytes: int
+    estimated_bytes: int
+    quality_score: float | None
+    lineage_depth: int
+    conversation_id: str | None
+    text: str
+    # The pick score (merit + diversity) when this clip was chosen; None for originals.
+    rank_score: float | None = None
+
+    @property
+    def is_tail_cut(self) -> bool:
+        return self.use_s < self.duration_s - 1e-6
+
+    def as_dict(self) -> dict:
+        data = asdict(self)
+        data["text"] = self.text[:200]
+        data["is_tail_cut"] = self.is_tail_cut
+        return data
+
+
+@dataclass(frozen=True)
+class Selection:
+    voice_id: str
+    computed_at: datetime
+    window_days: int | None
+    since: datetime | None
+    limits: SelectionLimits
+    originals: list[SelectedClip]
+    # Best first: the order of the greedy pick.
+    generated: list[SelectedClip]
+    # Every reason in EXCLUSION_REASONS, with 0 where none applied.
+    excluded: dict[str, int]
+    # For the reasons decided after loading rows (not_analysed onwards): which clips.
+    excluded_ids: dict[str, list[int]] = field(default_factory=dict)
+
+    @property
+    def clips(self) -> list[SelectedClip]:
+        return [*self.originals, *self.generated]
+
+    @property
+    def clip_ids(self) -> list[int]:
+        return [c.clip_id for c in self.clips]
+
+    @property
+    def originals_duration_s(self) -> float:
+        return sum(c.use_s for c in self.originals)
+
+    @property
+    def generated_duration_s(self) -> float:
+        return sum(c.use_s for c in self.generated)
+
+    @property
+    def total_duration_s(self) -> float:
+        return self.originals_duration_s + self.generated_duration_s
+
+    @property
+    def generated_share(self) -> float:
+        total = self.total_duration_s
+        return self.generated_duration_s / total if total else 0.0
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(c.estimated_bytes for c in self.clips)
+
+    @property
+    def file_count(self) -> int:
+        return len(self.originals) + len(self.generated)
+
+    @property
+    def conversation_durations(self) -> dict[str, float]:
+        durations: dict[str, float] = {}
+        for clip in self.generated:
+            if clip.conversation_id is not None:
+                durations[clip.conversation_id] = durations.get(clip.conversation_id, 0.0) + clip.use_s
+        return durations
+
+    def as_report(self) -> dict:
+        """JSON-safe summary, e.g. for `RetrainRun.selection_report`."""
+        return {
+            "voice_id": self.voice_id,
+            "computed_at": self.computed_at.isoformat(),
+            "window_days": self.window_days,
+            "since": self.since.isoformat() if self.since else None,
+            "limits": self.limits.as_dict(),
+            "totals": {
+                "duration_s": round(self.total_duration_s, 2),
+                "originals_duration_s": round(self.originals_duration_s, 2),
+                "generated_duration_s": round(self.generated_duration_s, 2),
+                "generated_share": round(self.generated_share, 4),
+                "estimated_bytes": self.total_bytes,
+                "files": self.file_count,
+                "originals": len(self.originals),
+                "generated": len(self.generated),
+            },
+            "originals": [c.as_dict() for c in self.originals],
+            "generated": [c.as_dict() for c in self.generated],
+            "excluded": dict(self.excluded),
+            "conversations": {k: round(v, 2) for k, v in sorted(self.conversation_durations.items())},
+        }
+
+
+def select_clips_for_retrain(
+    *,
+    voice: Voice,
+    window_days=_USE_SETTING,
+    now: datetime | None = None,
+    limits: SelectionLimits | None = None,
+    include_pending: bool = False,
+) -> Selection:
+    """The clips a retrain of `voice` would upload now (see the module docstring for the rules).
+
+    window_days: only generated clips created in the last N days; None = no limit; omitted =
+    `settings.RETRAIN_WINDOW_DAYS`. limits: `SelectionLimits.from_settings()` when omitted.
+    include_pending: rank pending clips as if approved (the review queue uses this to find the clips
+    whose review matters most); a retrain never passes it.
+
+    A read: it writes nothing. Three queries plus one per 3000 candidates. Deterministic.
+    """
+    now = now or timezone.now()
+    limits = limits or SelectionLimits.from_settings()
+    if window_days is _USE_SETTING:
+        window_days = settings.RETRAIN_WINDOW_DAYS
+    since = now - timedelta(days=window_days) if window_days else None
+
+    originals = [
+        _selected_original(row)
+        for row in ClipSample.objects.filter(voice=voice, source=ClipSample.Source.ORIGINAL)
+        .exclude(sha256="")
+        .order_by("created_at", "id")
+        .values("id", "duration_s", "size_bytes", "quality_score", "lineage_depth", "text",
+                "pitch_median_hz", "pitch_range_st", "loudness_lufs", "speaking_rate_cps")
+    ]
+    excluded = dict.fromkeys(EXCLUSION_REASONS, 0)
+    excluded.update(_count_pool_exclusions(voice=voice, since=since, include_pending=include_pending))
+    rows = list(_candidate_rows(voice=voice, since=since, include_pending=include_pending))
+
+    picker = _Picker(limits=limits, originals=originals, rows=rows)
+    generated = picker.run()
+    for reason, ids in picker.excluded_ids.items():
+        excluded[reason] += len(ids)
+    return Selection(
+        voice_id=str(voice.pk),
+        computed_at=now,
+        window_days=window_days,
+        since=since,
+        limits=limits,
+        originals=[_strip_features(o) for o in originals],
+        generated=generated,
+        excluded=excluded,
+        excluded_ids={k: sorted(v) for k, v in picker.excluded_ids.items() if v},
+    )
+
+
+# --- pool -------------------------------------------------------------------------------------------------
+
+
+def _generated_pool(voice):
+    return ClipSample.objects.filter(voice=voice, source=ClipSample.Source.GENERATED).exclude(sha256="").exclude(file="")
+
+
+def _count_pool_exclusions(*, voice, since, include_pending: bool) -> dict[str, int]:
+    """rejected / pending / already_used / outside_window, counted in the database (one query)."""
+    from clones.selectors import clip_is_used_expression
+
+    statuses = [ClipSample.ReviewStatus.APPROVED]
+    if include_pending:
+        statuses.append(ClipSample.ReviewStatus.PENDING)
+    wanted = Q(review_status__in=statuses)
+    aggregates = {
+        "rejected": Count("pk", filter=Q(review_status=ClipSample.ReviewStatus.REJECTED)),
+        "already_used": Count("pk", filter=wanted & Q(is_used=True)),
+    }
+    if not include_pending:
+        aggregates["pending"] = Count("pk", filter=Q(review_status=ClipSample.ReviewStatus.PENDING))
+    if since is not None:
+        aggregates["outside_window"] = Count("pk", filter=wanted & Q(is_used=False, created_at__lt=since))
+    return _generated_pool(voice).annotate(is_used=clip_is_used_expression()).aggregate(**aggregates)
+
+
+def _candidate_rows(*, voice, since, include_pending: bool):
+    from clones.selectors import clip_is_used_expression
+
+    statuses = [ClipSample.ReviewStatus.APPROVED]
+    if include_pending:
+        statuses.append(ClipSample.ReviewStatus.PENDING)
+    qs = _generated_pool(voice).filter(review_status__in=statuses).filter(~clip_is_used_expression())
+    if since is not None:
+        qs = qs.filter(created_at__gte=since)
+    return qs.order_by("id").values(
+        "id", "duration_s", "size_bytes", "quality_score", "quality_flags", "analysed_at", "lineage_depth",
+        "text", "pitch_median_hz", "pitch_range_st", "loudness_lufs", "speaking_rate_cps",
+        "message__conversation_id",
+    ).iterator(chunk_size=MAX_CANDIDATES)
+
+
+def estimate_upload_bytes(*, size_bytes: int, duration_s: float, use_s: float) -> int:
+    """Upper estimate of a training copy's size: the stored file's share for the seconds used, and never
+    less than MP3 at 128 kbps (the copy is re-encoded; LAME's default is near 80 kbps for speech)."""
+    share = size_bytes * use_s / duration_s if duration_s else size_bytes
+    return max(math.ceil(share), math.ceil(use_s * ESTIMATED_BYTES_PER_S))
+
+
+def _selected_original(row: dict) -> dict:
+    duration = float(row["duration_s"] or 0.0)
+    size = int(row["size_bytes"] or 0)
+    return {
+        "clip": SelectedClip(
+            clip_id=row["id"],
+            source=ClipSample.Source.ORIGINAL,
+            duration_s=duration,
+            use_s=duration,
+            size_bytes=size,
+            estimated_bytes=estimate_upload_bytes(size_bytes=size, duration_s=duration, use_s=duration),
+            quality_score=row["quality_score"],
+            lineage_depth=row["lineage_depth"],
+            conversation_id=None,
+            text=row["text"] or "",
+        ),
+        "features": _features(row),
+    }
+
+
+def _strip_features(original: dict) -> SelectedClip:
+    return original["clip"]
+
+
+# --- features ----------------------------------------------------------------------------------------------
+
+_WORD_RE = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+def _features(row: dict) -> list[float | None]:
+    pitch = row.get("pitch_median_hz")
+    return [
+        12 * math.log2(pitch / 100.0) if pitch else None,
+        row.get("pitch_range_st"),
+        row.get("loudness_lufs"),
+        row.get("speaking_rate_cps"),
+    ]
+
+
+def text_shingles(text: str) -> frozenset[str]:
+    """Lower-cased words and word pairs: the units of text similarity."""
+    words = _WORD_RE.findall((text or "").lower())
+    return frozenset(words) | frozenset(f"{a} {b}" for a, b in zip(words, words[1:]))
+
+
+def text_similarity(a: frozenset[str], b: frozenset[str]) -> float:
+    """Jaccard similarity of two shingle sets; 0 when either is empty."""
+    if not a or not b:
+        return 0.0
+    return len(a & b) / len(a | b)
+
+
+def sentence_type(text: str) -> str:
+    stripped = (text or "").rstrip().rstrip("\"')»”’")
+    if stripped.endswith("?"):
+        return "question"
+    if stripped.endswith("!"):
+        return "exclamation"
+    return "statement"
+
+
+def _merit(*, quality_score, use_s: float, lineage_depth: int) -> float:
+    quality = (quality_score if quality_score is not None else 50.0) / 100.0
+    if use_s < IDEAL_MIN_S:
+        length = 0.85 + 0.15 * max(0.0, use_s - 2.0) / (IDEAL_MIN_S - 2.0)
+    elif use_s > IDEAL_MAX_S:
+        length = 0.95
+    else:
+        length = 1.0
+    return quality * length - LINEAGE_PENALTY_PER_LEVEL * max(0, lineage_depth - 1)
+
+
+# --- the greedy pick ---------------------------------------------------------------------------------------
+
+
+class _Picker:
+    """Greedy maximal-marginal-relevance selection under the budget, share, conversation and provider caps.
+
+    Each step bulk-excludes the candidates that can no longer fit (so every step selects one clip), then
+    picks the best remaining by merit + novelty + sentence-type balance − text similarity.
+    """
+
+    def __init__(self, *, limits: SelectionLimits, originals: list[dict], rows):
+        self.limits = limits
+        self.originals = originals
+        self.excluded_ids: dict[str, list[int]] = {reason: [] for reason in EXCLUSION_REASONS}
+        self.rows = rows
+
+    def _exclude(self, reason: str, ids) -> None:
+        self.excluded_ids[reason].extend(int(i) for i in ids)
+
+    def _filter(self) -> list[dict]:
+        limits = self.limits
+        candidates = []
+        for row in self.rows:
+            duration = row["duration_s"]
+            if row["analysed_at"] is None or duration is None:
+                self._exclude("not_analysed", [row["id"]])
+                continue
+            if duration < limits.min_clip_s:
+                self._exclude("too_short", [row["id"]])
+                continue
+            if row["lineage_depth"] > limits.max_lineage_depth:
+                self._exclude("too_deep_lineage", [row["id"]])
+                continue
+            if limits.excluded_flags.intersection(row["quality_flags"] or []):
+                self._exclude("quality_flagged", [row["id"]])
+                continue
+            use_s = min(float(duration), limits.max_use_s)
+            estimated = estimate_upload_bytes(size_bytes=int(row["size_bytes"] or 0), duration_s=duration, use_s=use_s)
+            if estimated > limits.max_file_bytes:
+                self._exclude("over_provider_limits", [row["id"]])
+                continue
+            candidates.append({**row, "use_s": use_s, "estimated_bytes": estimated})
+        return candidates
+
+    def run(self) -> list[SelectedClip]:
+        limits = self.limits
+        candidates = self._filter()
+        if not candidates:
+            return []
+        for c in candidates:
+            c["merit"] = _merit(quality_score=c["quality_score"], use_s=c["use_s"], lineage_depth=c["lineage_depth"])
+        candidates.sort(key=lambda c: (-c["merit"], c["id"]))
+        if len(candidates) > MAX_CANDIDATES:
+            self._exclude("over_budget", [c["id"] for c in candidates[MAX_CANDIDATES:]])
+            candidates = candidates[:MAX_CANDIDATES]
+
+        n = len(candidates)
+        ids = np.array([c["id"] for c in candidates], dtype=np.int64)
+        merit = np.array([c["merit"] for c in candidates])
+        use_s = np.array([c["use_s"] for c in candidates])
+        est_bytes = np.array([c["estimated_bytes"] for c in candidates], dtype=np.int64)
+        conversations = [str(c["message__conversation_id"]) if c["message__conversation_id"] else None for c in candidates]
+        conv_index = {key: i for i, key in enumerate(sorted({k for k in conversations if k is not None}))}
+        conv_of = np.array([conv_index[k] if k is not None else -1 for k in conversations], dtype=np.int64)
+        types = [sentence_type(c["text"]) for c in candidates]
+        type_names = ("statement", "question", "exclamation")
+        type_of = np.array([type_names.index(t) for t in types], dtype=np.int64)
+        shingles = [text_shingles(c["text"]) for c in candidates]
+        features = self._feature_matrix(candidates)
+
+        originals_s = sum(o["clip"].use_s for o in self.originals)
+        originals_bytes = sum(o["clip"].estimated_bytes for o in self.originals)
+        share = limits.generated_share_max
+        share_cap_s = math.inf if share >= 1 else share / (1 - share) * originals_s
+        budget_room_s = max(0.0, limits.budget_s - originals_s)
+        capacity_s = min(budget_room_s, share_cap_s)
+        capacity_reason = "over_generated_share" if share_cap_s < budget_room_s else "over_budget"
+        target_total_s = originals_s + capacity_s
+        conv_cap_s = limits.max_conversation_share * target_total_s if limits.max_conversation_share < 1 else math.inf
+        files_room = max(0, limits.max_files - len(self.originals))
+        bytes_room = max(0, limits.max_total_bytes - originals_bytes)
+
+        alive = np.ones(n, dtype=bool)
+        min_distance = np.full(n, np.inf)
+        max_similarity = np.zeros(n)
+        type_counts = np.zeros(len(type_names))
+        conv_used_s = np.zeros(max(1, len(conv_index)))
+        # Drift guard: a reply far from the originals' pitch register is the clone drifting, not range.
+        merit = merit - self._drift_penalty(candidates)
+
+        picked: list[tuple[int, float]] = []
+        used_s = 0.0
+        used_bytes = 0
+        while alive.any():
+            # Bulk-exclude what can no longer fit, so each pick below selects a clip.
+            if len(picked) >= files_room:
+                self._drop(alive, alive.copy(), "over_provider_limits", ids)
+                break
+            self._drop(alive, alive & (use_s > capacity_s - used_s + 1e-9), capacity_reason, ids)
+            self._drop(alive, alive & (est_bytes > bytes_room - used_bytes), "over_provider_limits", ids)
+            capped = alive & (conv_of >= 0)
+            if capped.any():
+                room = conv_cap_s - conv_used_s[np.maximum(conv_of, 0)]
+                self._drop(alive, capped & (use_s > room + 1e-9), "over_conversation_cap", ids)
+            if not alive.any():
+                break
+            novelty = np.where(np.isfinite(min_distance), np.minimum(min_distance / 2.0, 1.0), 1.0)
+            type_bonus = 1.0 / (1.0 + type_counts[type_of])
+            score = (
+                merit
+                + NOVELTY_WEIGHT * novelty
+                + SENTENCE_TYPE_WEIGHT * type_bonus
+                - TEXT_SIMILARITY_WEIGHT * max_similarity
+            )
+            score = np.where(alive, score, -np.inf)
+            # np.argmax returns the first maximum; candidates are sorted by (-merit, id), so ties are stable.
+            best = int(np.argmax(score))
+            alive[best] = False
+            picked.append((best, float(score[best])))
+            used_s += use_s[best]
+            used_bytes += int(est_bytes[best])
+            type_counts[type_of[best]] += 1
+            if conv_of[best] >= 0:
+                conv_used_s[conv_of[best]] += use_s[best]
+            min_distance = np.minimum(min_distance, self._distances(features, features[best]))
+            if shingles[best]:
+                similarity = np.zeros(n)
+                for i in np.flatnonzero(alive):
+                    similarity[i] = text_similarity(shingles[best], shingles[i])
+                max_similarity = np.maximum(max_similarity, similarity)
+                self._drop(alive, alive & (similarity >= limits.near_duplicate_similarity), "near_duplicate", ids)
+
+        picked = self._enforce_conversation_share(picked, use_s, conv_of, originals_s, ids)
+        return [
+            SelectedClip(
+                clip_id=int(ids[i]),
+                source=ClipSample.Source.GENERATED,
+                duration_s=float(candidates[i]["duration_s"]),
+                use_s=round(float(use_s[i]), 3),
+                size_bytes=int(candidates[i]["size_bytes"] or 0),
+                estimated_bytes=int(est_bytes[i]),
+                quality_score=candidates[i]["quality_score"],
+                lineage_depth=candidates[i]["lineage_depth"],
+                conversation_id=conversations[i],
+                text=candidates[i]["text"] or "",
+                rank_score=round(s, 4),
+            )
+            for i, s in picked
+        ]
+
+    def _drop(self, alive: np.ndarray, mask: np.ndarray, reason: str, ids: np.ndarray) -> None:
+        if mask.any():
+            self._exclude(reason, ids[mask])
+            alive &= ~mask
+
+    def _enforce_conversation_share(self, picked, use_s, conv_of, originals_s, ids):
+        """The cap is planned against the target total; if the budget could not be filled, drop the
+        lowest-ranked clips of any conversation over its share of the actual total."""
+        share = self.limits.max_conversation_share
+        if share >= 1:
+            return picked
+        picked = list(picked)
+        changed = True
+        while changed:
+            changed = False
+            total = originals_s + sum(use_s[i] for i, _ in picked)
+            by_conv: dict[int, float] = {}
+            for i, _ in picked:
+                if conv_of[i] >= 0:
+                    by_conv[int(conv_of[i])] = by_conv.get(int(conv_of[i]), 0.0) + use_s[i]
+            for conv in sorted(by_conv):
+                if by_conv[conv] > share * total + 1e-9:
+                    last = max(p for p, (i, _) in enumerate(picked) if conv_of[i] == conv)
+                    self._exclude("over_conversation_cap", [ids[picked[last][0]]])
+                    del picked[last]
+                    changed = True
+                    break
+        return picked
+
+    def _feature_matrix(self, candidates: list[dict]) -> np.ndarray:
+        """Candidates' features in units of novelty; also sets the fill values used for the originals."""
+        raw = np.array([[np.nan if v is None else v for v in _features(c)] for c in candidates], dtype=float)
+        self._scales = np.array(list(FEATURE_SCALES.values()))
+        # Unknown features sit at the candidates' median: they neither add nor hide novelty.
+        known = ~np.isnan(raw)
+        self._medians = np.array(
+            [float(np.median(raw[known[:, j], j])) if known[:, j].any() else 0.0 for j in range(raw.shape[1])]
+        )
+        return np.where(known, raw, self._medians) / self._scales
+
+    def _drift_penalty(self, candidates: list[dict]) -> np.ndarray:
+        known = [o["features"][0] for o in self.originals if o["features"][0] is not None]
+        penalty = np.zeros(len(candidates))
+        if not known:
+            return penalty
+        reference = float(np.median(known))
+        for i, c in enumerate(candidates):
+            pitch_st = _features(c)[0]
+            if pitch_st is not None:
+                beyond = abs(pitch_st - reference) - DRIFT_FREE_ST
+                penalty[i] = min(DRIFT_PENALTY_MAX, DRIFT_PENALTY_PER_ST * max(0.0, beyond))
+        return penalty
+
+    @staticmethod
+    def _distances(matrix: np.ndarray, point: np.ndarray) -> np.ndarray:
+        return np.sqrt(np.sum(np.square(matrix - point), axis=1))
+
+
+# --- the review queue ------------------------------------------------------------------------------------
+
+
+def threshold_margin(clip: ClipSample, thresholds) -> float | None:
+    """How close a clip's metrics sit to the nearest quality threshold, in rough "units of doubt"
+    (5 LU loudness, 0.1 speech ratio, 5 dB SNR, a doubling of clipping, 1 s of duration). Small = the
+    automatic verdict is least certain. None before analysis."""
+    if clip.analysed_at is None:
+        return None
+    margins = []
+    if clip.loudness_lufs is not None:
+        margins.append(min(abs(clip.loudness_lufs - thresholds.min_lufs), abs(clip.loudness_lufs - thresholds.max_lufs)) / 5)
+    if clip.speech_ratio is not None:
+        margins.append(abs(clip.speech_ratio - thresholds.min_speech_ratio) / 0.1)
+    if clip.snr_db is not None and clip.speech_ratio:
+        margins.append(abs(clip.snr_db - thresholds.min_snr_db) / 5)
+    if clip.clipping_ratio:
+        margins.append(abs(math.log2(clip.clipping_ratio / thresholds.max_clipping_ratio)))
+    if clip.duration_s is not None:
+        margins.append(abs(clip.duration_s - thresholds.min_duration_s) / 1.0)
+    return min(margins) if margins else None
+
+
+REVIEW_QUEUE_MAX_VOICES = 10
+REVIEW_QUEUE_POOL = 2000
+
+
+def review_queue_order(*, voice: Voice | None = None, limit: int = 50) -> list[ClipSample]:
+    """Pending generated clips, most impactful first; see `clones.selectors.clip_review_queue`.
+
+    Each clip is annotated with `queue_tier` (0: the next retrain would pick it, 1: near a threshold,
+    2: the rest) and `queue_reason` (text for the reviewer).
+    """
+    from clones.analysis import QualityThresholds
+
+    pending = (
+        ClipSample.objects.filter(source=ClipSample.Source.GENERATED, review_status=ClipSample.ReviewStatus.PENDING)
+        .exclude(sha256="")
+        .exclude(file="")
+    )
+    if voice is not None:
+        pending = pending.filter(voice=voice)
+        voices = [voice]
+    else:
+        voice_ids = [
+            row["voice"]
+            for row in pending.order_by().values("voice").annotate(n=Count("pk")).order_by("-n", "voice")[
+                :REVIEW_QUEUE_MAX_VOICES
+            ]
+        ]
+        voices = list(Voice.objects.filter(pk__in=voice_ids))
+        voices.sort(key=lambda v: voice_ids.index(v.pk))
+
+    ordered: list[tuple[int, str]] = []
+    seen: set[int] = set()
+    for each in voices:
+        selection = select_clips_for_retrain(voice=each, include_pending=True)
+        for position, chosen in enumerate(selection.generated, start=1):
+            ordered.append((chosen.clip_id, f"a retrain would pick it now (#{position} for {each.name})"))
+            seen.add(chosen.clip_id)
+
+    thresholds = QualityThresholds.from_settings()
+    pool = list(pending.exclude(pk__in=seen).order_by("-created_at", "-id")[:REVIEW_QUEUE_POOL])
+    analysed = [(threshold_margin(c, thresholds), c) for c in pool]
+    near = sorted(((m, c) for m, c in analysed if m is not None), key=lambda mc: (mc[0], -mc[1].pk))
+    rest = [c for m, c in analysed if m is None]
+    for margin, clip in near:
+        ordered.append((clip.pk, f"close to a quality threshold (margin {margin:.2f})"))
+    for clip in rest:
+        ordered.append((clip.pk, "not analysed yet"))
+
+    wanted = ordered[:limit]
+    rows = {
+        c.pk: c
+        for c in pending.filter(pk__in=[pk for pk, _ in wanted]).select_related("voice", "version", "message")
+    }
+    result = []
+    for pk, reason in wanted:
+        clip = rows.get(pk)
+        if clip is None:
+            continue
+        clip.queue_tier = 0 if pk in seen else (1 if reason.startswith("close") else 2)
+        clip.queue_reason = reason
+        result.append(clip)
+    return result
