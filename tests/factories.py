@@ -51,6 +51,7 @@ class VoiceFactory(factory.django.DjangoModelFactory):
 
     class Meta:
         model = Voice
+        skip_postgeneration_save = True  # the hook saves what it changes
 
     owner = factory.SubFactory(UserFactory)
     name = factory.Sequence(lambda n: f"Voice {n}")
@@ -119,6 +120,7 @@ class ClipSampleFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = ClipSample
         exclude = ("audio",)
+        skip_postgeneration_save = True
 
     class Params:
         audio = None

@@ -12,6 +12,7 @@ from voiceclone.settings import Q_CLUSTER
 Q_CLUSTER["sync"] = True
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 MEDIA_ROOT = tempfile.mkdtemp(prefix="voiceclone-test-media-")
+STATIC_ROOT = tempfile.mkdtemp(prefix="voiceclone-test-static-")  # whitenoise wants it to exist
 if STORAGES["default"]["BACKEND"].endswith("FileSystemStorage"):  # noqa: F405
     STORAGES["default"]["OPTIONS"]["location"] = MEDIA_ROOT  # noqa: F405
 PROVIDER_BACKOFF_BASE_S = 0.01

@@ -128,7 +128,7 @@ def test_filters_by_quality_flag_usage_date_and_text_search(staff_client):
     assert shown(used="yes") == {used.pk}
     assert shown(used="no") == {clipped.pk, quiet.pk, clean.pk}
     assert shown(q="sourdough") == {clean.pk}
-    assert shown(**{"created_at__gte": "2000-01-01"}) == {clipped.pk, quiet.pk, clean.pk, used.pk}
+    assert shown(**{"created_at__gte": "2000-01-01T00:00:00+00:00"}) == {clipped.pk, quiet.pk, clean.pk, used.pk}
     page = staff_client.get(CHANGELIST, {"used": "yes"}).content.decode()
     assert '<td class="field-used_in_runs">1</td>' in page
 
