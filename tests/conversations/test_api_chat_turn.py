@@ -278,3 +278,21 @@ def test_voice_gone_at_provider_rereads_current_version_once(alice_api, alice_vo
     message = Message.objects.get(pk=turn["assistant_message"]["id"])
     assert message.status == Message.Status.FAILED
     assert message.failure_code == "voice_gone"
+
+
+def test_sweep_completes_a_reply_whose_task_was_lost(alice_api, alice_conversation, django_capture_on_commit_callbacks):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from conversations import tasks
+
+    # The enqueue callback never runs: the broker lost the task.
+    with django_capture_on_commit_callbacks(execute=False):
+        response = alice_api.post(f"/api/v1/conversations/{alice_conversation}/messages/", {"text": "Lost?"},
+                                  format="json")
+    message_id = response.json()["assistant_message"]["id"]
+    assert tasks.messages_pending_sweep() == 0  # too recent: its task may still be on its way
+    Message.objects.filter(pk=message_id).update(created_at=timezone.now() - timedelta(hours=1))
+    assert tasks.messages_pending_sweep() == 1
+    assert Message.objects.get(pk=message_id).status == Message.Status.READY
