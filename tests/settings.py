@@ -4,6 +4,8 @@ Q_CLUSTER is read when django_q is imported, so sync mode must be set here, befo
 DATABASE_URL / REDIS_URL / AWS_* in the environment still switch profiles, as in production.
 """
 
+import atexit
+import shutil
 import tempfile
 
 from voiceclone.settings import *  # noqa: F403
@@ -13,6 +15,8 @@ Q_CLUSTER["sync"] = True
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 MEDIA_ROOT = tempfile.mkdtemp(prefix="voiceclone-test-media-")
 STATIC_ROOT = tempfile.mkdtemp(prefix="voiceclone-test-static-")  # whitenoise wants it to exist
+for _tmp in (MEDIA_ROOT, STATIC_ROOT):
+    atexit.register(shutil.rmtree, _tmp, ignore_errors=True)
 if STORAGES["default"]["BACKEND"].endswith("FileSystemStorage"):  # noqa: F405
     STORAGES["default"]["OPTIONS"]["location"] = MEDIA_ROOT  # noqa: F405
 PROVIDER_BACKOFF_BASE_S = 0.01
