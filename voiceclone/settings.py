@@ -275,6 +275,13 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "PREPROCESSING_HOOKS": ["voiceclone.openapi.drop_route_aliases"],
+    # Several models have a `status`; give each choice set its own name in the schema.
+    "ENUM_NAME_OVERRIDES": {
+        "VoiceStatusEnum": "clones.models.Voice.Status",
+        "MessageStatusEnum": "conversations.models.Message.Status",
+        "ClipReviewStatusEnum": "clones.models.ClipSample.ReviewStatus",
+    },
 }
 
 LOGGING = {
