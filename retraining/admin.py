@@ -1,20 +1,337 @@
-from django.contrib import admin
+"""Staff screens for retraining: runs (approve, listen A/B, promote, reject, cancel, retry, roll back),
+an eligibility panel (why voices are not eligible), a quota panel (slots, archived voices holding them,
+cleanup). Every write calls `retraining.services`; refusals are shown with `message_user(..., ERROR)`.
+Players reuse the clip admin's staff-only audio view (`admin:clones_clipsample_audio`).
+"""
 
-from .models import RetrainRun, RetrainRunClip
+import uuid
+
+from django.conf import settings
+from django.contrib import admin, messages
+from django.contrib.admin.exceptions import NotRegistered
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.db.models import Count
+from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django_q.tasks import async_task
+
+from clones.models import Voice, VoiceVersion
+from voiceclone import provider
+from voiceclone.errors import ApplicationError
+
+from . import selectors, services
+from .models import ProviderVoiceDeletion, RetrainRun, RetrainRunClip
+
+
+def _audio_url(clip_id) -> str:
+    return reverse("admin:clones_clipsample_audio", args=[clip_id])
+
+
+def _report_error(model_admin, request, exc) -> None:
+    text = exc.message if isinstance(exc, (ApplicationError, provider.ProviderError)) else str(exc)
+    model_admin.message_user(request, text, messages.ERROR)
 
 
 class RetrainRunClipInline(admin.TabularInline):
     model = RetrainRunClip
     extra = 0
-    raw_id_fields = ("clip",)
+    fields = ("position", "clip", "role", "use_s", "upload_sha256")
+    readonly_fields = fields
+    can_delete = False
+    ordering = ("position",)
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+CLEANUP_STARTED = (
+    "Cleanup started in the background: archived provider voices beyond the keep count "
+    "(ARCHIVED_VOICES_KEEP) are being deleted. See the quota panel."
+)
+
+
+@admin.action(description="Delete archived provider voices beyond the keep count")
+def cleanup_archived_voices(model_admin, request, queryset=None):
+    """Admin action (runs, voices, versions): the cleanup is account-wide, whatever is selected."""
+    transaction.on_commit(lambda: async_task("retraining.tasks.archived_voices_cleanup"))
+    model_admin.message_user(request, CLEANUP_STARTED, messages.SUCCESS)
+
+
+# button name -> (label, states in which it shows); `act_view` maps each name to its service
+RUN_ACTIONS = {
+    "approve": ("Approve", (RetrainRun.State.PROPOSED,)),
+    "reject": ("Reject", (RetrainRun.State.PROPOSED, RetrainRun.State.CANDIDATE)),
+    "promote": ("Promote", (RetrainRun.State.CANDIDATE,)),
+    "cancel": ("Cancel", (RetrainRun.State.PROPOSED, RetrainRun.State.APPROVED, RetrainRun.State.WAITING_FOR_SLOT,
+                          RetrainRun.State.RUNNING, RetrainRun.State.CANDIDATE, RetrainRun.State.FAILED)),
+    "retry": ("Retry", (RetrainRun.State.FAILED,)),
+    "rollback": ("Roll back", (RetrainRun.State.PROMOTED,)),
+}
 
 
 @admin.register(RetrainRun)
 class RetrainRunAdmin(admin.ModelAdmin):
-    list_display = ("id", "voice", "state", "strategy", "created_at")
+    list_display = ("id", "voice", "state", "strategy_label", "clip_count", "total_duration", "quota", "created_at")
     list_filter = ("state", "strategy")
     list_select_related = ("voice",)
-    raw_id_fields = (
-        "voice", "old_version", "new_version", "preview_old_clip", "preview_new_clip", "proposed_by", "approved_by"
+    search_fields = ("voice__name", "=id")
+    readonly_fields = (
+        "voice", "state", "strategy", "old_version", "new_version", "waiting_reason", "failure_code",
+        "failure_message", "proposed_by", "approved_by", "approved_at", "started_at", "finished_at", "finished_by",
+        "attempt_count", "create_requested_at", "claimed_at", "created_at", "updated_at",
     )
+    exclude = ("eligibility_snapshot", "selection_report", "quota_snapshot", "preview_old_clip", "preview_new_clip",
+               "waiting_since")
     inlines = [RetrainRunClipInline]
+    actions = ["approve_runs", "cancel_runs", cleanup_archived_voices]
+    change_form_template = "admin/retraining/retrainrun/change_form.html"
+    change_list_template = "admin/retraining/retrainrun/change_list.html"
+
+    def has_add_permission(self, request):
+        return False  # runs are proposed by the scan or from the eligibility panel
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # a run is history: cancel it instead
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(n_clips=Count("run_clips"))
+
+    # --- columns -------------------------------------------------------------------------------------
+
+    @admin.display(description="Strategy")
+    def strategy_label(self, obj):
+        if obj.is_irreversible:
+            return format_html('<strong title="Changes the live provider voice; no rollback">{}</strong>',
+                               "edit in place (irreversible)")
+        return obj.strategy
+
+    @admin.display(description="Clips", ordering="n_clips")
+    def clip_count(self, obj):
+        return getattr(obj, "n_clips", None)
+
+    @admin.display(description="Duration")
+    def total_duration(self, obj):
+        seconds = ((obj.selection_report or {}).get("totals") or {}).get("duration_s")
+        return f"{seconds:.0f} s" if seconds is not None else "-"
+
+    @admin.display(description="Quota snapshot")
+    def quota(self, obj):
+        snap = obj.quota_snapshot or {}
+        if snap.get("voice_limit") is None:
+            return snap.get("provider_error") or "-"
+        text = f"{snap.get('slots_used')}/{snap.get('voice_limit')} used"
+        if snap.get("will_find_slot") is False:
+            text += " · will wait"
+        return f"{text} ({snap.get('at', '')})"
+
+    # --- detail page ---------------------------------------------------------------------------------
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        run = get_object_or_404(RetrainRun.objects.select_related(
+            "voice", "old_version", "new_version", "preview_old_clip", "preview_new_clip"), pk=object_id)
+        clips = [
+            {"row": row, "clip": row.clip, "audio_url": _audio_url(row.clip_id),
+             "clip_url": reverse("admin:clones_clipsample_change", args=[row.clip_id])}
+            for row in selectors.retrain_run_clips(run=run)
+        ]
+        plan = None
+        if run.state in (RetrainRun.State.PROPOSED, RetrainRun.State.APPROVED, RetrainRun.State.WAITING_FOR_SLOT):
+            plan = services.slot_plan(run=run).as_dict()
+        context = {
+            "run": run,
+            "run_clips": clips,
+            "preview_old_url": _audio_url(run.preview_old_clip_id) if run.preview_old_clip_id else None,
+            "preview_new_url": _audio_url(run.preview_new_clip_id) if run.preview_new_clip_id else None,
+            "slot_plan": plan,
+            "queue_position": services.queue_position(run),
+            "eligibility": run.eligibility_snapshot or {},
+            "selection_totals": (run.selection_report or {}).get("totals") or {},
+            "selection_excluded": [(k.replace("_", " "), v) for k, v in
+                                   ((run.selection_report or {}).get("excluded") or {}).items() if v],
+            "quota_snapshot": run.quota_snapshot or {},
+            "buttons": [
+                {"name": name, "label": label,
+                 "url": reverse("admin:retraining_retrainrun_act", args=[run.pk, name])}
+                for name, (label, states) in RUN_ACTIONS.items() if run.state in states
+                and not (name == "rollback" and run.is_irreversible)
+            ],
+        }
+        return super().change_view(request, object_id, form_url, extra_context={**(extra_context or {}), **context})
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path("<int:run_id>/act/<str:name>/", wrap(self.act_view), name="retraining_retrainrun_act"),
+            path("eligibility/", wrap(self.eligibility_view), name="retraining_eligibility"),
+            path("quota/", wrap(self.quota_view), name="retraining_quota"),
+            *super().get_urls(),
+        ]
+
+    def _check(self, request):
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+
+    def act_view(self, request, run_id, name):
+        """POST from the detail page's buttons: call the service, report the outcome, come back."""
+        self._check(request)
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        run = get_object_or_404(RetrainRun, pk=run_id)
+        back = HttpResponseRedirect(reverse("admin:retraining_retrainrun_change", args=[run.pk]))
+        reason = request.POST.get("reason", "")
+        calls = {
+            "approve": lambda: services.retrain_run_approve(run=run, by=request.user),
+            "reject": lambda: services.retrain_run_reject(run=run, by=request.user, reason=reason),
+            "promote": lambda: services.retrain_run_promote(run=run, by=request.user),
+            "cancel": lambda: services.retrain_run_cancel(run=run, by=request.user, reason=reason),
+            "retry": lambda: services.retrain_run_retry(run=run, by=request.user),
+            "rollback": lambda: services.retrain_run_rollback(run=run, by=request.user),
+        }
+        if name not in calls:
+            self.message_user(request, f"Unknown action {name!r}.", messages.ERROR)
+            return back
+        try:
+            calls[name]()
+        except (ApplicationError, provider.ProviderError) as exc:
+            _report_error(self, request, exc)
+            return back
+        done = {
+            "approve": "approved; the run starts in the background",
+            "reject": "rejected", "promote": "promoted: the voice now speaks with the new version",
+            "cancel": "cancelled", "retry": "queued again", "rollback": "rolled back to the previous version",
+        }[name]
+        self.message_user(request, f"Run #{run.pk} {done}.", messages.SUCCESS)
+        return back
+
+    # --- panels --------------------------------------------------------------------------------------
+
+    def eligibility_view(self, request):
+        """Why each voice is (not) eligible, with a scan button and a propose button per eligible voice."""
+        self._check(request)
+        if request.method == "POST":
+            if request.POST.get("scan"):
+                result = services.retrain_scan()
+                self.message_user(
+                    request, f"Scan: {result.voices_checked} voice(s) checked, "
+                             f"{len(result.proposed_run_ids)} run(s) proposed.", messages.SUCCESS)
+            elif request.POST.get("voice"):
+                try:
+                    voice = Voice.objects.get(pk=uuid.UUID(request.POST["voice"]))
+                except (ValueError, Voice.DoesNotExist):
+                    raise Http404("No such voice.") from None
+                strategy = request.POST.get("strategy") or RetrainRun.Strategy.RECREATE
+                try:
+                    run = services.retrain_run_propose(voice=voice, proposed_by=request.user, strategy=strategy)
+                except ApplicationError as exc:
+                    _report_error(self, request, exc)
+                else:
+                    self.message_user(request, f"Run #{run.pk} proposed for {voice.name}.", messages.SUCCESS)
+                    return HttpResponseRedirect(reverse("admin:retraining_retrainrun_change", args=[run.pk]))
+            return HttpResponseRedirect(reverse("admin:retraining_eligibility"))
+        rows = services.voices_eligibility()
+        summary: dict[str, int] = {}
+        for row in rows:
+            for code in row.reason_codes:
+                summary[code] = summary.get(code, 0) + 1
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Retraining eligibility",
+            "opts": self.model._meta,
+            "rows": rows,
+            "summary": sorted(summary.items()),
+            "eligible_count": sum(1 for r in rows if r.is_eligible),
+            "allow_edit_in_place": settings.RETRAIN_ALLOW_EDIT_IN_PLACE,
+        }
+        return TemplateResponse(request, "admin/retraining/eligibility.html", context)
+
+    def quota_view(self, request):
+        """Slots used/limit, archived voices holding slots (oldest first), waiting runs; cleanup and
+        per-version deletion buttons."""
+        self._check(request)
+        if request.method == "POST":
+            if request.POST.get("cleanup"):
+                cleanup_archived_voices(self, request)
+            elif request.POST.get("version"):
+                if not request.POST["version"].isdigit():
+                    raise Http404("No such version.")
+                versions = VoiceVersion.objects.select_related("voice")
+                version = get_object_or_404(versions, pk=int(request.POST["version"]))
+                try:
+                    services.version_delete_enqueue(version=version, by=request.user)
+                except ApplicationError as exc:
+                    _report_error(self, request, exc)
+                else:
+                    self.message_user(
+                        request, f"Deleting {version.voice.name} v{version.number} at the provider; runs waiting "
+                                 "for a slot resume when it is gone.", messages.SUCCESS)
+            return HttpResponseRedirect(reverse("admin:retraining_quota"))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Voice slots and cleanup",
+            "opts": self.model._meta,
+            "quota": services.quota_overview(),
+            "deletions": ProviderVoiceDeletion.objects.select_related("version__voice").order_by("-requested_at")[:20],
+        }
+        return TemplateResponse(request, "admin/retraining/quota.html", context)
+
+    # --- bulk actions --------------------------------------------------------------------------------
+
+    @admin.action(description="Approve selected proposed runs")
+    def approve_runs(self, request, queryset):
+        done = 0
+        for run in queryset:
+            try:
+                services.retrain_run_approve(run=run, by=request.user)
+                done += 1
+            except ApplicationError as exc:
+                self.message_user(request, f"Run #{run.pk}: {exc.message}", messages.ERROR)
+        if done:
+            self.message_user(request, f"{done} run(s) approved.", messages.SUCCESS)
+
+    @admin.action(description="Cancel selected runs")
+    def cancel_runs(self, request, queryset):
+        done = 0
+        for run in queryset:
+            try:
+                services.retrain_run_cancel(run=run, by=request.user)
+                done += 1
+            except ApplicationError as exc:
+                self.message_user(request, f"Run #{run.pk}: {exc.message}", messages.ERROR)
+        if done:
+            self.message_user(request, f"{done} run(s) cancelled.", messages.SUCCESS)
+
+
+@admin.register(ProviderVoiceDeletion)
+class ProviderVoiceDeletionAdmin(admin.ModelAdmin):
+    list_display = ("provider_voice_id", "version", "reason", "requested_by", "requested_at", "completed_at",
+                    "attempt_count", "last_error")
+    list_filter = ("reason",)
+    list_select_related = ("version__voice", "requested_by")
+    readonly_fields = ("version", "provider_voice_id", "reason", "requested_by", "for_run", "attempt_count",
+                       "last_error", "requested_at", "completed_at")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+def _attach_cleanup_action() -> None:
+    """Offer the cleanup as an action on the voice and version admins too (issue 6 item 7: "admin action on
+    versions/voices"). Those admins belong to clones; the action and its service belong here."""
+    for model in (Voice, VoiceVersion):
+        try:
+            model_admin = admin.site.get_model_admin(model)
+        except NotRegistered:
+            continue
+        current = list(model_admin.actions or [])
+        if cleanup_archived_voices not in current:
+            model_admin.actions = [*current, cleanup_archived_voices]
+
+
+_attach_cleanup_action()

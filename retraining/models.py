@@ -57,6 +57,17 @@ class RetrainRun(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     attempt_count = models.PositiveSmallIntegerField(default=0)
+    # Lease of the run task: a worker claims the run with a conditional update; a run left `running`
+    # past RETRAIN_RUN_LEASE_S (worker killed) may be claimed again by a retried task.
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    # Intent recorded before the provider write (create voice / add samples): a retry after a crash
+    # looks for what that write may have made before writing again.
+    create_requested_at = models.DateTimeField(null=True, blank=True)
+    waiting_since = models.DateTimeField(null=True, blank=True)
+    finished_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="Who promoted, rejected, cancelled or rolled back the run.",
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -68,10 +79,23 @@ class RetrainRun(models.Model):
                 condition=Q(state__in=["approved", "running", "waiting_for_slot", "candidate"]),
                 name="retrainrun_one_open_per_voice",
             ),
+            # The scan and a staff proposal may race: one pending proposal per voice.
+            models.UniqueConstraint(
+                fields=["voice"], condition=Q(state="proposed"), name="retrainrun_one_proposed_per_voice"
+            ),
         ]
 
     def __str__(self):
         return f"Retrain run #{self.pk} of {self.voice.name} ({self.state})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in self.OPEN_STATES
+
+    @property
+    def is_irreversible(self) -> bool:
+        """Edit in place changes the live provider voice: there is no previous version to roll back to."""
+        return self.strategy == self.Strategy.EDIT_IN_PLACE
 
     @property
     def provider_voice_label(self) -> str:
@@ -88,6 +112,11 @@ class RetrainRunClip(models.Model):
     clip = models.ForeignKey("clones.ClipSample", on_delete=models.PROTECT, related_name="run_uses")
     role = models.CharField(max_length=16, choices=Role.choices)
     position = models.PositiveIntegerField(default=0)
+    # Seconds of the clip the training copy keeps (a long reply's degraded tail is cut).
+    use_s = models.FloatField(null=True, blank=True)
+    # What was actually uploaded: the training copy's hash and size (the stored clip is never modified).
+    upload_sha256 = models.CharField(max_length=64, blank=True)
+    upload_bytes = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["run", "position"]
@@ -95,3 +124,38 @@ class RetrainRunClip(models.Model):
 
     def __str__(self):
         return f"run {self.run_id} uses clip {self.clip_id} as {self.role}"
+
+
+class ProviderVoiceDeletion(models.Model):
+    """Intent, then outcome, of deleting one version's provider voice (freeing its slot).
+
+    The row is written and committed before the provider call, so a crash in between leaves a pending
+    deletion that cleanup retries, and a rollback never re-activates a version whose provider voice is
+    being deleted. `completed_at` set = the provider voice is gone and the version is `deleted`.
+    """
+
+    class Reason(models.TextChoices):
+        CLEANUP = "cleanup", "Archived beyond the keep count (cleanup)"
+        FREE_SLOT = "free_slot", "Freed a slot for a retrain run"
+        STAFF = "staff", "Deleted by staff"
+        DISCARDED_CANDIDATE = "discarded_candidate", "Candidate of a rejected or cancelled run"
+        RECONCILE = "reconcile", "Reconciliation"
+
+    version = models.OneToOneField("clones.VoiceVersion", on_delete=models.CASCADE, related_name="provider_deletion")
+    provider_voice_id = models.CharField(max_length=64)
+    reason = models.CharField(max_length=24, choices=Reason.choices)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    for_run = models.ForeignKey(RetrainRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    attempt_count = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    requested_at = models.DateTimeField(auto_now_add=True)
+    completed_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        ordering = ["-requested_at"]
+
+    def __str__(self):
+        state = "done" if self.completed_at else "pending"
+        return f"delete {self.provider_voice_id} ({self.reason}, {state})"

@@ -331,3 +331,36 @@ PROVIDER_IVC_MAX_TOTAL_BYTES = env_int("PROVIDER_IVC_MAX_TOTAL_BYTES", 100 * 102
 TRAINING_COPY_TARGET_LUFS = env_float("TRAINING_COPY_TARGET_LUFS", -20.0)
 TRAINING_COPY_PEAK_CAP_DBFS = env_float("TRAINING_COPY_PEAK_CAP_DBFS", -1.0)
 TRAINING_COPY_PAD_S = env_float("TRAINING_COPY_PAD_S", 0.1, minimum=0)
+
+# --- Retraining runs ---------------------------------------------------------------------------------
+# The run state machine, slot planning, cleanup and reconciliation (retraining.services), and webhooks.
+
+# A run left `running` longer than this (its worker was killed) may be taken over by a retried task.
+# Must exceed the longest run task: by default django-q2's redelivery delay (Q_TIMEOUT_S + 60).
+RETRAIN_RUN_LEASE_S = env_int("RETRAIN_RUN_LEASE_S", Q_CLUSTER["retry"], minimum=1)
+# The sentence the active and the candidate version both speak, for staff to compare (A/B).
+RETRAIN_PREVIEW_TEXT = env.str(
+    "RETRAIN_PREVIEW_TEXT",
+    default="Hello! This is a short preview so you can hear how this version of my voice sounds.",
+)
+# Schedules (minutes between runs; `manage.py schedules_sync` writes them).
+RETRAIN_SCAN_INTERVAL_MIN = env_int("RETRAIN_SCAN_INTERVAL_MIN", 24 * 60, minimum=1)
+RETRAIN_SLOT_RECHECK_MIN = env_int("RETRAIN_SLOT_RECHECK_MIN", 1, minimum=1)
+ARCHIVED_VOICES_CLEANUP_INTERVAL_MIN = env_int("ARCHIVED_VOICES_CLEANUP_INTERVAL_MIN", 60, minimum=1)
+PROVIDER_RECONCILE_INTERVAL_MIN = env_int("PROVIDER_RECONCILE_INTERVAL_MIN", 60, minimum=1)
+
+# Webhooks: signed (HMAC-SHA256) deliveries of events, retried with exponential backoff.
+WEBHOOK_TIMEOUT_S = env_float("WEBHOOK_TIMEOUT_S", 5.0, minimum=0.1)
+WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8, minimum=1)
+WEBHOOK_BACKOFF_BASE_S = env_float("WEBHOOK_BACKOFF_BASE_S", 30.0, minimum=0)
+WEBHOOK_BACKOFF_MAX_S = env_float("WEBHOOK_BACKOFF_MAX_S", 6 * 3600.0, minimum=0)
+WEBHOOK_REDELIVERY_INTERVAL_MIN = env_int("WEBHOOK_REDELIVERY_INTERVAL_MIN", 1, minimum=1)
+# Deliver to loopback/private addresses (SSRF guard). On by default only in DEBUG (local development).
+WEBHOOK_ALLOW_PRIVATE_HOSTS = env_bool("WEBHOOK_ALLOW_PRIVATE_HOSTS", DEBUG)
+# OpenAPI: one name per choice set that appears under the same field name in several components.
+SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update({
+    "RetrainRunStateEnum": "retraining.models.RetrainRun.State",
+    "VoiceVersionStateEnum": "clones.models.VoiceVersion.State",
+    "RetrainRunClipRoleEnum": "retraining.models.RetrainRunClip.Role",
+    "WebhookDeliveryStatusEnum": "voiceclone.events.models.WebhookDelivery.Status",
+})

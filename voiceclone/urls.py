@@ -6,8 +6,9 @@ from rest_framework.routers import DefaultRouter
 from clones.api.clips import ClipViewSet
 from clones.api.views import VoiceViewSet
 from conversations.api.views import ConversationViewSet, MessageViewSet
+from retraining.api.views import QuotaViewSet, RetrainRunViewSet
 from voiceclone.auth_api import ObtainTokenView
-from voiceclone.events.api import EventViewSet
+from voiceclone.events.api import EventViewSet, WebhookViewSet
 
 router = DefaultRouter()
 router.register("voices", VoiceViewSet, basename="voice")
@@ -15,6 +16,9 @@ router.register("conversations", ConversationViewSet, basename="conversation")
 router.register("messages", MessageViewSet, basename="message")
 router.register("events", EventViewSet, basename="event")
 router.register("clips", ClipViewSet, basename="clip")
+router.register("retrain-runs", RetrainRunViewSet, basename="retrain-run")
+router.register("webhooks", WebhookViewSet, basename="webhook")
+router.register("quota", QuotaViewSet, basename="quota")
 
 urlpatterns = [
     path("admin/", admin.site.urls),

@@ -7,6 +7,7 @@ from rest_framework.response import Response
 
 from clones import selectors, services
 from clones.models import Voice
+from retraining.api.serializers import VoiceRollbackInputSerializer
 
 from .serializers import (
     ConsentStatementSerializer,
@@ -91,3 +92,26 @@ class VoiceViewSet(
     @action(detail=False, methods=["get"], url_path="consent-statement")
     def consent_statement(self, request):
         return Response({"version": settings.CONSENT_STATEMENT_VERSION, "text": services.CONSENT_STATEMENT})
+
+    @extend_schema(
+        summary="Re-activate an archived version of the voice (staff); the voice id never changes",
+        description="The version must still exist at the provider (checked first). Writes a "
+                    "`voice.version_rolled_back` event. 409 when the version is not archived or is gone.",
+        request=VoiceRollbackInputSerializer,
+        responses={200: VoiceOutputSerializer, 403: OpenApiResponse(description="Staff only"),
+                   409: OpenApiResponse(description="The version cannot be re-activated")},
+    )
+    @action(detail=True, methods=["post"])
+    def rollback(self, request, pk=None):
+        from rest_framework.exceptions import PermissionDenied
+
+        from retraining.services import voice_version_rollback
+
+        voice = self.get_object()
+        if not request.user.is_staff:
+            raise PermissionDenied("Rolling a voice back is for staff.")
+        serializer = VoiceRollbackInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        voice_version_rollback(voice=voice, number=serializer.validated_data["version"], by=request.user)
+        voice = self.get_queryset().get(pk=voice.pk)
+        return Response(VoiceOutputSerializer(voice).data)

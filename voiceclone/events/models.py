@@ -55,6 +55,10 @@ class Webhook(models.Model):
     def __str__(self):
         return self.url
 
+    def wants(self, event_type: str) -> bool:
+        """An empty `event_types` subscribes to every type."""
+        return not self.event_types or event_type in self.event_types
+
 
 class WebhookDelivery(models.Model):
     class Status(models.TextChoices):
@@ -68,7 +72,8 @@ class WebhookDelivery(models.Model):
     attempt_count = models.PositiveSmallIntegerField(default=0)
     last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     last_error = models.TextField(blank=True)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

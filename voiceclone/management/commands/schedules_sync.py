@@ -1,11 +1,20 @@
 """Create or update the django-q2 schedules the product relies on (idempotent)."""
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 from django_q.models import Schedule
 
 # name -> (task path, minutes between runs)
 SCHEDULES = {
     "re-enqueue stuck replies": ("conversations.tasks.messages_pending_sweep", 1),
+    # Retraining (issue 6): propose runs for eligible voices; give freed slots to waiting runs (FIFO) and
+    # re-enqueue runs whose worker died; delete archived voices beyond the keep count; compare with the provider.
+    "retrain eligibility scan": ("retraining.tasks.retrain_scan", settings.RETRAIN_SCAN_INTERVAL_MIN),
+    "retrain runs: slot re-check and sweep": ("retraining.tasks.retrain_runs_sweep", settings.RETRAIN_SLOT_RECHECK_MIN),
+    "archived voices cleanup": ("retraining.tasks.archived_voices_cleanup", settings.ARCHIVED_VOICES_CLEANUP_INTERVAL_MIN),
+    "provider reconciliation report": ("retraining.tasks.provider_reconcile", settings.PROVIDER_RECONCILE_INTERVAL_MIN),
+    "webhook redelivery sweep": ("voiceclone.events.tasks.webhook_deliveries_sweep",
+                                 settings.WEBHOOK_REDELIVERY_INTERVAL_MIN),
 }
 
 

@@ -1,0 +1,219 @@
+"""Retraining API (staff only): `/api/v1/retrain-runs/` and `/api/v1/quota/`.
+
+Non-staff callers get 403 on the collections and 404 on any run: a run is never visible to them.
+Every write goes through `retraining.services`; errors map through `voiceclone.api.exception_handler`
+(NotEligible 422 with reasons, InvalidState 409, provider errors 502/503).
+"""
+
+import uuid
+
+from django.db import transaction
+from django_q.tasks import async_task
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.response import Response
+
+from clones.models import Voice, VoiceVersion
+from clones.selectors import voice_get_for_user
+from retraining import selectors, services
+from retraining.models import RetrainRun
+from voiceclone.api import CreatedCursorPagination
+
+from .serializers import (
+    CleanupOutputSerializer,
+    EligibilityOutputSerializer,
+    QuotaOutputSerializer,
+    RetrainRunCreateInputSerializer,
+    RetrainRunDetailOutputSerializer,
+    RetrainRunFilterInputSerializer,
+    RetrainRunOutputSerializer,
+    RetrainRunReasonInputSerializer,
+    VersionDeleteOutputSerializer,
+)
+
+NOT_ELIGIBLE = OpenApiResponse(description="Not eligible: `extra.reasons` ([{code, message}]) and `extra.counts`")
+INVALID_STATE = OpenApiResponse(description="The run is not in a state that allows this")
+
+
+def _require_staff(request) -> None:
+    if not request.user.is_staff:
+        raise PermissionDenied("Retraining is for staff.")
+
+
+class RetrainRunViewSet(viewsets.GenericViewSet):
+    """Retrain runs: propose, approve, reject, cancel, retry, promote, roll back (staff)."""
+
+    pagination_class = CreatedCursorPagination
+    serializer_class = RetrainRunDetailOutputSerializer
+    lookup_value_regex = r"\d+"
+
+    def get_queryset(self):
+        return selectors.retrain_run_list_for_user(user=self.request.user)
+
+    def _get(self, request, pk) -> RetrainRun:
+        try:
+            return selectors.retrain_run_get_for_user(user=request.user, run_id=int(pk))
+        except (RetrainRun.DoesNotExist, ValueError, TypeError):
+            raise NotFound() from None
+
+    def _detail(self, request, run, *, code=status.HTTP_200_OK) -> Response:
+        run = selectors.retrain_run_get_for_user(user=request.user, run_id=run.pk)
+        return Response(RetrainRunDetailOutputSerializer(run, context={"request": request}).data, status=code)
+
+    @extend_schema(summary="List retrain runs (staff), newest first",
+                   parameters=[RetrainRunFilterInputSerializer], responses=RetrainRunOutputSerializer(many=True))
+    def list(self, request):
+        _require_staff(request)
+        filters = RetrainRunFilterInputSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        qs = selectors.retrain_run_list_for_user(user=request.user)
+        if filters.validated_data.get("state"):
+            qs = qs.filter(state=filters.validated_data["state"])
+        if filters.validated_data.get("voice"):
+            qs = qs.filter(voice_id=filters.validated_data["voice"])
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(qs, request, view=self)
+        return paginator.get_paginated_response(
+            RetrainRunOutputSerializer(page, many=True, context={"request": request}).data
+        )
+
+    @extend_schema(summary="A retrain run with its clips, previews, eligibility and slot plan (staff)",
+                   responses={200: RetrainRunDetailOutputSerializer, 404: OpenApiResponse(description="Not found")})
+    def retrieve(self, request, pk=None):
+        return self._detail(request, self._get(request, pk))
+
+    @extend_schema(summary="Propose a retrain run for a voice by hand (staff)",
+                   request=RetrainRunCreateInputSerializer,
+                   responses={201: RetrainRunDetailOutputSerializer, 422: NOT_ELIGIBLE})
+    def create(self, request):
+        _require_staff(request)
+        serializer = RetrainRunCreateInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            voice = voice_get_for_user(user=request.user, voice_id=serializer.validated_data["voice"])
+        except Voice.DoesNotExist:
+            raise NotFound("No such voice.") from None
+        run = services.retrain_run_propose(
+            voice=voice, proposed_by=request.user, strategy=serializer.validated_data["strategy"]
+        )
+        return self._detail(request, run, code=status.HTTP_201_CREATED)
+
+    @extend_schema(summary="Approve a proposed run; its task starts in the background (staff)", request=None,
+                   responses={202: RetrainRunDetailOutputSerializer, 409: INVALID_STATE})
+    @action(detail=True, methods=["post"])
+    def approve(self, request, pk=None):
+        run = services.retrain_run_approve(run=self._get(request, pk), by=request.user)
+        return self._detail(request, run, code=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(summary="Reject a proposed run or a candidate (its provider voice is deleted) (staff)",
+                   request=RetrainRunReasonInputSerializer,
+                   responses={200: RetrainRunDetailOutputSerializer, 409: INVALID_STATE})
+    @action(detail=True, methods=["post"])
+    def reject(self, request, pk=None):
+        serializer = RetrainRunReasonInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        run = services.retrain_run_reject(run=self._get(request, pk), by=request.user, **serializer.validated_data)
+        return self._detail(request, run)
+
+    @extend_schema(summary="Cancel a run that is not promoted (staff)", request=RetrainRunReasonInputSerializer,
+                   responses={200: RetrainRunDetailOutputSerializer, 409: INVALID_STATE})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        serializer = RetrainRunReasonInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        run = services.retrain_run_cancel(run=self._get(request, pk), by=request.user, **serializer.validated_data)
+        return self._detail(request, run)
+
+    @extend_schema(summary="Retry a failed run; it resumes where it stopped (staff)", request=None,
+                   responses={202: RetrainRunDetailOutputSerializer, 409: INVALID_STATE})
+    @action(detail=True, methods=["post"])
+    def retry(self, request, pk=None):
+        run = services.retrain_run_retry(run=self._get(request, pk), by=request.user)
+        return self._detail(request, run, code=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(summary="Promote a candidate: the voice speaks with the new version from its next reply (staff)",
+                   request=None, responses={200: RetrainRunDetailOutputSerializer, 409: INVALID_STATE})
+    @action(detail=True, methods=["post"])
+    def promote(self, request, pk=None):
+        run = services.retrain_run_promote(run=self._get(request, pk), by=request.user)
+        return self._detail(request, run)
+
+    @extend_schema(summary="Roll a promoted run back: re-activate the version it replaced (staff)", request=None,
+                   responses={200: RetrainRunDetailOutputSerializer, 409: INVALID_STATE})
+    @action(detail=True, methods=["post"])
+    def rollback(self, request, pk=None):
+        run = self._get(request, pk)
+        services.retrain_run_rollback(run=run, by=request.user)
+        return self._detail(request, run)
+
+    @extend_schema(
+        summary="Which voices may be retrained now, and why not (staff)",
+        parameters=[OpenApiParameter("voice", str, description="Only this voice (UUID)."),
+                    OpenApiParameter("eligible", bool, description="Only eligible (true) or ineligible (false).")],
+        responses=EligibilityOutputSerializer(many=True),
+    )
+    @action(detail=False, methods=["get"])
+    def eligibility(self, request):
+        _require_staff(request)
+        voices = Voice.objects.exclude(status=Voice.Status.DISABLED)
+        if request.query_params.get("voice"):
+            try:
+                voices = voices.filter(pk=uuid.UUID(request.query_params["voice"]))
+            except ValueError:
+                raise NotFound("No such voice.") from None
+        rows = [e.as_dict() for e in services.voices_eligibility(voices=voices)]
+        wanted = request.query_params.get("eligible")
+        if wanted in ("true", "false"):
+            rows = [r for r in rows if r["is_eligible"] == (wanted == "true")]
+        return Response(EligibilityOutputSerializer(rows, many=True).data)
+
+    @extend_schema(summary="Scan every voice now and propose runs for the eligible ones (staff)", request=None,
+                   responses={202: CleanupOutputSerializer})
+    @action(detail=False, methods=["post"])
+    def scan(self, request):
+        _require_staff(request)
+        transaction.on_commit(lambda: async_task("retraining.tasks.retrain_scan"))
+        return Response({"queued": True}, status=status.HTTP_202_ACCEPTED)
+
+
+class QuotaViewSet(viewsets.GenericViewSet):
+    """Custom-voice slots of the provider account (staff)."""
+
+    serializer_class = QuotaOutputSerializer
+    pagination_class = None
+
+    def get_queryset(self):
+        return VoiceVersion.objects.none()
+
+    @extend_schema(summary="Voice slots: used/limit, archived voices holding slots (oldest first), waiting runs",
+                   responses=QuotaOutputSerializer)
+    def list(self, request):
+        _require_staff(request)
+        return Response(QuotaOutputSerializer(services.quota_overview()).data)
+
+    @extend_schema(summary="Delete archived provider voices beyond the keep count, in the background (staff)",
+                   request=None, responses={202: CleanupOutputSerializer})
+    @action(detail=False, methods=["post"])
+    def cleanup(self, request):
+        _require_staff(request)
+        transaction.on_commit(lambda: async_task("retraining.tasks.archived_voices_cleanup"))
+        return Response({"queued": True}, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        summary="Delete one version's provider voice to free its slot, even within the keep count (staff)",
+        request=None, parameters=[OpenApiParameter("version_id", int, location="path")],
+        responses={202: VersionDeleteOutputSerializer, 409: INVALID_STATE},
+    )
+    @action(detail=False, methods=["post"], url_path=r"versions/(?P<version_id>\d+)/delete")
+    def delete_version(self, request, version_id=None):
+        _require_staff(request)
+        version = VoiceVersion.objects.filter(pk=version_id).select_related("voice").first()
+        if version is None:
+            raise NotFound("No such version.")
+        deletion = services.version_delete_enqueue(version=version, by=request.user)
+        return Response(
+            {"deletion_id": deletion.pk, "version_id": version.pk, "provider_voice_id": deletion.provider_voice_id},
+            status=status.HTTP_202_ACCEPTED,
+        )

@@ -1,0 +1,49 @@
+"""Writes for retraining, split by subject; import from `retraining.services`.
+
+- eligibility: which voices may be retrained and why not; the scan that proposes runs.
+- runs: the run state machine (propose, approve, reject, cancel, retry, execute, promote, rollback).
+- quota: custom-voice slots, slot planning, the quota overview.
+- cleanup: the archived-voice deletion policy and protocol.
+- reconcile: provider voices versus our versions.
+"""
+
+from .cleanup import (  # noqa: F401
+    CleanupResult,
+    archived_voices_cleanup,
+    deletable_archived_versions,
+    discarded_candidate_versions,
+    free_one_slot,
+    policy_deletable_reason,
+    staff_deletable_reason,
+    version_delete_enqueue,
+    version_delete_now,
+    version_deletion_request,
+    version_in_use_reason,
+    version_provider_delete,
+)
+from .eligibility import Eligibility, ScanResult, retrain_scan, voice_eligibility, voices_eligibility  # noqa: F401
+from .quota import (  # noqa: F401
+    SlotPlan,
+    queue_position,
+    quota_overview,
+    quota_read,
+    slot_plan,
+    staff_options,
+    waiting_runs_in_order,
+)
+from .reconcile import ReconcileReport, provider_reconcile  # noqa: F401
+from .runs import (  # noqa: F401
+    EditInPlaceDisabled,
+    provider_labels,
+    retrain_run_approve,
+    retrain_run_cancel,
+    retrain_run_execute,
+    retrain_run_promote,
+    retrain_run_propose,
+    retrain_run_reject,
+    retrain_run_retry,
+    retrain_run_rollback,
+    retrain_runs_resume,
+    retrain_runs_sweep,
+    voice_version_rollback,
+)
