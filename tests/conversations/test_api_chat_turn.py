@@ -9,7 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from clones.models import ClipSample, Voice
 from conversations import services as conversation_services
-from conversations.models import Message
+from conversations.models import Conversation, Message
 from voiceclone import provider
 from voiceclone.events.models import Event
 
@@ -296,3 +296,52 @@ def test_sweep_completes_a_reply_whose_task_was_lost(alice_api, alice_conversati
     Message.objects.filter(pk=message_id).update(created_at=timezone.now() - timedelta(hours=1))
     assert tasks.messages_pending_sweep() == 1
     assert Message.objects.get(pk=message_id).status == Message.Status.READY
+
+
+@pytest.mark.django_db(transaction=True)
+def test_voice_gone_mid_reply_is_spoken_by_the_version_promoted_meanwhile(alice_api, alice_voice, alice_conversation,
+                                                                          emulator_ctl):
+    """The provider deletes the old voice while a TTS call to it is in flight and the Voice was
+    promoted meanwhile: the reply re-reads the current version once and is spoken by the new one."""
+    import threading
+    import time as _time
+
+    from clones.models import VoiceVersion
+    from tests.audio import wav_bytes
+
+    voice = Voice.objects.get(pk=alice_voice)
+    old = voice.current_version
+    new_provider_id = provider.create_voice(
+        name="Ada v2", files=[provider.AudioFile(filename="s.wav", content=wav_bytes(3, seed=5), content_type="audio/wav")]
+    )
+    conversation = Conversation.objects.get(pk=alice_conversation)
+    _, pending = conversation_services.message_send(conversation=conversation, text="Still you?")
+    # In this transactional test the enqueued task ran at once (sync mode); put the reply back to
+    # pending so it can be run again in a thread, with the TTS request to the old voice held back
+    # long enough to promote and delete underneath it.
+    Message.objects.filter(pk=pending.pk).update(status="pending", clip=None, claimed_at=None)
+    ClipSample.objects.filter(source="generated").delete()
+    emulator_ctl.add_fault(path=rf"^/v1/text-to-speech/{old.provider_voice_id}$", method="POST", mode="latency",
+                           delay_s=1.0, count=1)
+
+    old_tts = rf"^/v1/text-to-speech/{old.provider_voice_id}$"
+    before = len(emulator_ctl.requests(path=old_tts))
+    worker = threading.Thread(target=conversation_services.message_reply_generate, kwargs={"message_id": pending.pk})
+    worker.start()
+    for _ in range(500):  # until the held request to the old voice has arrived
+        if len(emulator_ctl.requests(path=old_tts)) > before:
+            break
+        _time.sleep(0.01)
+    else:
+        pytest.fail("the reply never asked the provider to speak with the old voice")
+    VoiceVersion.objects.filter(pk=old.pk).update(state="archived")
+    new = VoiceVersion.objects.create(voice=voice, number=2, provider_voice_id=new_provider_id, state="active")
+    Voice.objects.filter(pk=voice.pk).update(current_version=new)
+    provider.delete_voice(voice_id=old.provider_voice_id)
+    worker.join(timeout=30)
+
+    message = Message.objects.get(pk=pending.pk)
+    assert message.status == Message.Status.READY, message.failure_reason
+    assert message.voice_version_id == new.pk
+    assert message.clip.version_id == new.pk
+    assert [r["status"] for r in emulator_ctl.requests(path=old_tts)][before:] == [404]  # gone mid-call
