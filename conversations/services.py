@@ -23,6 +23,7 @@ from clones.audio import AudioProbeError, probe_audio
 from clones.models import ClipSample, Voice
 from clones.services import generated_audio_register
 from voiceclone import provider, replies
+from voiceclone.background import enqueue_on_commit
 from voiceclone.errors import InvalidState
 from voiceclone.events.services import event_emit
 
@@ -32,10 +33,6 @@ logger = logging.getLogger(__name__)
 
 MAX_TEXT_CHARS = 2000
 HISTORY_TURNS = 20
-
-
-def _enqueue(task: str, *args) -> None:
-    transaction.on_commit(lambda: async_task(task, *args))
 
 
 def conversation_create(*, user, voice: Voice, title: str = "") -> Conversation:
@@ -120,7 +117,7 @@ def message_send(
             in_reply_to=user_message,
         )
         Conversation.objects.filter(pk=conversation.pk).update(updated_at=timezone.now())
-        _enqueue("conversations.tasks.message_reply_generate", assistant.pk)
+        enqueue_on_commit("conversations.tasks.message_reply_generate", assistant.pk)
     return user_message, assistant
 
 
@@ -148,7 +145,7 @@ def message_retry(*, message: Message) -> Message:
         ).update(status=Message.Status.PENDING, failure_code="", failure_reason="", claimed_at=None)
         if not updated:
             raise InvalidState("Only a failed reply can be retried.")
-        _enqueue("conversations.tasks.message_reply_generate", message.pk)
+        enqueue_on_commit("conversations.tasks.message_reply_generate", message.pk)
     message.refresh_from_db()
     return message
 
@@ -218,7 +215,7 @@ def message_reply_generate(*, message_id) -> Message | None:
             conversation=conversation,
             payload={"message_id": str(locked.pk), "voice_version": clip.version.number},
         )
-        _enqueue("clones.tasks.clip_analyse", clip.pk)
+        enqueue_on_commit("clones.tasks.clip_analyse", clip.pk)
     return locked
 
 

@@ -10,14 +10,12 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.exceptions import NotRegistered
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.db.models import Count
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
-from django_q.tasks import async_task
 
 from clones.models import Voice, VoiceVersion
 from voiceclone import provider
@@ -57,7 +55,7 @@ CLEANUP_STARTED = (
 @admin.action(description="Delete archived provider voices beyond the keep count")
 def cleanup_archived_voices(model_admin, request, queryset=None):
     """Admin action (runs, voices, versions): the cleanup is account-wide, whatever is selected."""
-    transaction.on_commit(lambda: async_task("retraining.tasks.archived_voices_cleanup"))
+    services.archived_voices_cleanup_enqueue()
     model_admin.message_user(request, CLEANUP_STARTED, messages.SUCCESS)
 
 
@@ -280,29 +278,25 @@ class RetrainRunAdmin(admin.ModelAdmin):
 
     # --- bulk actions --------------------------------------------------------------------------------
 
-    @admin.action(description="Approve selected proposed runs")
-    def approve_runs(self, request, queryset):
+    def _each_run(self, request, queryset, service, done_verb: str) -> None:
+        """Apply `service` to every selected run; refusals are reported per run, successes counted."""
         done = 0
         for run in queryset:
             try:
-                services.retrain_run_approve(run=run, by=request.user)
+                service(run=run, by=request.user)
                 done += 1
             except ApplicationError as exc:
                 self.message_user(request, f"Run #{run.pk}: {exc.message}", messages.ERROR)
         if done:
-            self.message_user(request, f"{done} run(s) approved.", messages.SUCCESS)
+            self.message_user(request, f"{done} run(s) {done_verb}.", messages.SUCCESS)
+
+    @admin.action(description="Approve selected proposed runs")
+    def approve_runs(self, request, queryset):
+        self._each_run(request, queryset, services.retrain_run_approve, "approved")
 
     @admin.action(description="Cancel selected runs")
     def cancel_runs(self, request, queryset):
-        done = 0
-        for run in queryset:
-            try:
-                services.retrain_run_cancel(run=run, by=request.user)
-                done += 1
-            except ApplicationError as exc:
-                self.message_user(request, f"Run #{run.pk}: {exc.message}", messages.ERROR)
-        if done:
-            self.message_user(request, f"{done} run(s) cancelled.", messages.SUCCESS)
+        self._each_run(request, queryset, services.retrain_run_cancel, "cancelled")
 
 
 @admin.register(ProviderVoiceDeletion)

@@ -7,9 +7,9 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
-from django_q.tasks import async_task
 
 from voiceclone import provider
+from voiceclone.background import enqueue_on_commit
 from voiceclone.errors import ConsentMissing, InvalidState
 from voiceclone.events.services import event_emit
 
@@ -161,15 +161,11 @@ def voice_create(
             )
             for upload, info, digest, path in stored
         )
-        _enqueue("clones.tasks.voice_provider_create", voice.pk)
+        enqueue_on_commit("clones.tasks.voice_provider_create", voice.pk)
         # Originals need metrics and pitch too: selection measures drift against the speaker's own.
         for clip in originals:
-            _enqueue("clones.tasks.clip_analyse", clip.pk)
+            enqueue_on_commit("clones.tasks.clip_analyse", clip.pk)
     return voice
-
-
-def _enqueue(task: str, *args) -> None:
-    transaction.on_commit(lambda: async_task(task, *args))
 
 
 def _provider_marker(voice: Voice) -> str:
@@ -178,10 +174,8 @@ def _provider_marker(voice: Voice) -> str:
 
 def _find_adoptable_provider_voice(marker: str) -> str | None:
     """A provider voice a crashed earlier attempt created for this marker, if any."""
-    for candidate in provider.list_voices(category="cloned", search=marker):
-        if candidate.description == marker or candidate.labels.get("voiceclone_marker") == marker:
-            return candidate.voice_id
-    return None
+    found = provider.voices_marked(marker=marker, label_key="voiceclone_marker")
+    return found[0].voice_id if found else None
 
 
 def _adopt_after_ambiguous_failure(exc: provider.ProviderError, marker: str) -> str | None:
@@ -270,7 +264,7 @@ def voice_retry(*, voice: Voice) -> Voice:
         )
         if not updated:
             raise InvalidState("Only a voice whose creation failed can be retried.")
-        _enqueue("clones.tasks.voice_provider_create", voice.pk)
+        enqueue_on_commit("clones.tasks.voice_provider_create", voice.pk)
     voice.refresh_from_db()
     return voice
 

@@ -7,8 +7,6 @@ Every write goes through `retraining.services`; errors map through `voiceclone.a
 
 import uuid
 
-from django.db import transaction
-from django_q.tasks import async_task
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
@@ -174,7 +172,7 @@ class RetrainRunViewSet(viewsets.GenericViewSet):
     @action(detail=False, methods=["post"])
     def scan(self, request):
         _require_staff(request)
-        transaction.on_commit(lambda: async_task("retraining.tasks.retrain_scan"))
+        services.retrain_scan_enqueue()
         return Response({"queued": True}, status=status.HTTP_202_ACCEPTED)
 
 
@@ -198,7 +196,7 @@ class QuotaViewSet(viewsets.GenericViewSet):
     @action(detail=False, methods=["post"])
     def cleanup(self, request):
         _require_staff(request)
-        transaction.on_commit(lambda: async_task("retraining.tasks.archived_voices_cleanup"))
+        services.archived_voices_cleanup_enqueue()
         return Response({"queued": True}, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(

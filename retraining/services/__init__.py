@@ -10,6 +10,7 @@
 from .cleanup import (  # noqa: F401
     CleanupResult,
     archived_voices_cleanup,
+    archived_voices_cleanup_enqueue,
     deletable_archived_versions,
     discarded_candidate_versions,
     free_one_slot,
@@ -21,7 +22,14 @@ from .cleanup import (  # noqa: F401
     version_in_use_reason,
     version_provider_delete,
 )
-from .eligibility import Eligibility, ScanResult, retrain_scan, voice_eligibility, voices_eligibility  # noqa: F401
+from .eligibility import (  # noqa: F401
+    Eligibility,
+    ScanResult,
+    retrain_scan,
+    retrain_scan_enqueue,
+    voice_eligibility,
+    voices_eligibility,
+)
 from .quota import (  # noqa: F401
     SlotPlan,
     queue_position,

@@ -28,7 +28,7 @@ from retraining.models import ProviderVoiceDeletion, RetrainRun
 from voiceclone import provider
 from voiceclone.errors import InvalidState
 
-from .common import enqueue_on_commit
+from voiceclone.background import enqueue_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -236,6 +236,11 @@ def _describe(version: VoiceVersion) -> dict:
         "number": version.number,
         "provider_voice_id": version.provider_voice_id,
     }
+
+
+def archived_voices_cleanup_enqueue() -> None:
+    """Run `archived_voices_cleanup` in the background after the current transaction (admin, API)."""
+    enqueue_on_commit("retraining.tasks.archived_voices_cleanup")
 
 
 def archived_voices_cleanup(*, by=None) -> CleanupResult:

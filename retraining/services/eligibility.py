@@ -20,6 +20,7 @@ from django.utils import timezone
 from clones.models import ClipSample, Voice
 from clones.selectors import clip_is_used_expression
 from retraining.models import RetrainRun
+from voiceclone.background import enqueue_on_commit
 
 _USE_SETTING = object()
 
@@ -173,6 +174,11 @@ class ScanResult:
             "ineligible": dict(self.ineligible),
             "voices_checked": self.voices_checked,
         }
+
+
+def retrain_scan_enqueue() -> None:
+    """Run `retrain_scan` in the background after the current transaction (admin button, API)."""
+    enqueue_on_commit("retraining.tasks.retrain_scan")
 
 
 def retrain_scan(*, now: datetime | None = None) -> ScanResult:

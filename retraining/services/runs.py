@@ -39,7 +39,7 @@ from voiceclone.events.models import Event
 from voiceclone.events.services import event_emit
 
 from .cleanup import free_one_slot, version_deletion_request
-from .common import enqueue_on_commit
+from voiceclone.background import enqueue_on_commit
 from .eligibility import voice_eligibility
 from .quota import queue_position, slot_plan, waiting_runs_in_order
 
@@ -562,16 +562,12 @@ def _find_run_provider_voice(run: RetrainRun) -> str | None:
     """A provider voice an earlier attempt of this run created (found by its label), if any."""
     label = run.provider_voice_label
     try:
-        found = [
-            v for v in provider.list_voices(category="cloned", search=label)
-            if v.description == label or v.labels.get("voiceclone_run") == label
-        ]
+        found = provider.voices_marked(marker=label, label_key="voiceclone_run")
     except provider.ProviderError as exc:
         # Creating without knowing could make a second voice: stop here, the retry looks again.
         raise _RunFailed("provider_unavailable", f"Could not list provider voices: {exc.message}") from None
     if not found:
         return None
-    found.sort(key=lambda v: (v.created_at_unix or 0, v.voice_id))
     if len(found) > 1:
         logger.error("run %s has %d provider voices; adopting %s (reconcile_provider cleans the rest)",
                      run.pk, len(found), found[0].voice_id)

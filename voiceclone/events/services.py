@@ -27,10 +27,11 @@ import httpx
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django_q.tasks import async_task
+
+from voiceclone.background import enqueue_on_commit
 
 from .models import Event, Webhook, WebhookDelivery
 
@@ -71,7 +72,8 @@ def _deliveries_create(event: Event) -> None:
     ids = [d.pk for d in deliveries if d.pk is not None] or list(
         WebhookDelivery.objects.filter(event=event).values_list("pk", flat=True)
     )
-    transaction.on_commit(lambda: [async_task(DELIVER_TASK, pk) for pk in ids])
+    for pk in ids:
+        enqueue_on_commit(DELIVER_TASK, pk)
 
 
 # --- webhooks (the API's writes) -------------------------------------------------------------------------
@@ -261,6 +263,6 @@ def webhook_delivery_redeliver(*, delivery: WebhookDelivery) -> WebhookDelivery:
     WebhookDelivery.objects.filter(pk=delivery.pk).update(
         status=WebhookDelivery.Status.PENDING, attempt_count=0, next_attempt_at=timezone.now()
     )
-    transaction.on_commit(lambda: async_task(DELIVER_TASK, delivery.pk))
+    enqueue_on_commit(DELIVER_TASK, delivery.pk)
     delivery.refresh_from_db()
     return delivery

@@ -359,6 +359,19 @@ def list_voices(
         token = next_token
 
 
+def voices_marked(*, marker: str, label_key: str) -> list[ProviderVoice]:
+    """Cloned voices carrying `marker` as their description or as the label `label_key`, oldest first.
+
+    voiceclone marks every provider voice it creates, so that an attempt whose create answer was lost
+    (a crash, a dropped connection) can find and adopt the voice instead of creating a second one.
+    """
+    found = [
+        voice for voice in list_voices(category="cloned", search=marker)
+        if voice.description == marker or voice.labels.get(label_key) == marker
+    ]
+    return sorted(found, key=lambda voice: (voice.created_at_unix or 0, voice.voice_id))
+
+
 def quota() -> Quota:
     """Voice slots and character usage from ``GET /v1/user/subscription``."""
 
