@@ -36,7 +36,7 @@ from bench.bench_analysis import SAMPLE_RATE, speech_like  # noqa: E402
 from clones.analysis import analyse_audio, encode_mp3  # noqa: E402
 from clones.audio import decode_audio  # noqa: E402
 from clones.models import ClipSample, Voice  # noqa: E402
-from clones.prosody import measure_prosody  # noqa: E402
+from fidelity.prosody import measure_prosody  # noqa: E402
 from clones.services import clip_analyse  # noqa: E402
 from clones.waveform import render_waveform_svg  # noqa: E402
 

@@ -333,7 +333,7 @@ def _clip_finish(clip: ClipSample, *, audio: bytes) -> ClipSample:
         clip.duration_s = info.duration_s if info else None
         clip.sample_rate = info.sample_rate if info else None
         clip.save(update_fields=["file", "duration_s", "sample_rate"])
-        generated_audio_register(sha256=clip.sha256, clip=clip)
+        generated_audio_register(sha256=clip.sha256, clip=clip, audio=audio)
     return clip
 
 

@@ -88,6 +88,7 @@ INSTALLED_APPS = [
     "voiceclone",
     "voiceclone.events",
     "clones",
+    "fidelity",
     "conversations",
     "retraining",
 ]
@@ -331,6 +332,21 @@ PROVIDER_IVC_MAX_TOTAL_BYTES = env_int("PROVIDER_IVC_MAX_TOTAL_BYTES", 100 * 102
 TRAINING_COPY_TARGET_LUFS = env_float("TRAINING_COPY_TARGET_LUFS", -20.0)
 TRAINING_COPY_PEAK_CAP_DBFS = env_float("TRAINING_COPY_PEAK_CAP_DBFS", -1.0)
 TRAINING_COPY_PAD_S = env_float("TRAINING_COPY_PAD_S", 0.1, minimum=0)
+
+# --- Clone fidelity ----------------------------------------------------------------------------------
+# Speaker similarity and the lineage guard (fidelity/, docs/fidelity.md).
+
+# An upload is our own generated audio when at least this many landmarks of one stored clip agree with it
+# at one time offset ... (unrelated speech scores under 10; a 16 kbit/s re-encode of half a reply over 20).
+FIDELITY_FINGERPRINT_MIN_ALIGNED = env_int("FIDELITY_FINGERPRINT_MIN_ALIGNED", 15, minimum=1)
+# ... and they are at least this share of the stored clip's landmarks in the stretch the upload covers.
+FIDELITY_FINGERPRINT_MIN_SHARE = env_float("FIDELITY_FINGERPRINT_MIN_SHARE", 0.05, minimum=0)
+if not 0 <= FIDELITY_FINGERPRINT_MIN_SHARE <= 1:
+    raise ImproperlyConfigured(
+        f"FIDELITY_FINGERPRINT_MIN_SHARE must be between 0 and 1, got {FIDELITY_FINGERPRINT_MIN_SHARE}"
+    )
+# Optional speaker encoder behind fidelity.similarity (dotted path to a class); empty = Praat features only.
+FIDELITY_SPEAKER_ENCODER = env.str("FIDELITY_SPEAKER_ENCODER", default="")
 
 # --- Retraining runs ---------------------------------------------------------------------------------
 # The run state machine, slot planning, cleanup and reconciliation (retraining.services), and webhooks.

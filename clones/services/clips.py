@@ -58,7 +58,7 @@ def clip_analyse(*, clip_id: int) -> ClipSample | None:
     """
     from clones.analysis import QualityThresholds, analyse_audio
     from clones.audio import AudioProbeError, decode_audio
-    from clones.prosody import measure_prosody
+    from fidelity.prosody import measure_prosody
     from clones.waveform import waveform_store
 
     clip = ClipSample.objects.filter(pk=clip_id).exclude(sha256="").exclude(file="").first()

@@ -718,7 +718,7 @@ def _render_preview(run: RetrainRun, *, version: VoiceVersion, field: str) -> Cl
     with transaction.atomic():
         ClipSample.objects.filter(pk=clip.pk).update(file=path)
         # Synthetic audio: refused if someone uploads it again as an "original" sample.
-        generated_audio_register(sha256=digest, clip=clip)
+        generated_audio_register(sha256=digest, clip=clip, audio=result.audio)
     clip.file = path
     return clip
 
