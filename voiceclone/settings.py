@@ -337,10 +337,10 @@ TRAINING_COPY_PAD_S = env_float("TRAINING_COPY_PAD_S", 0.1, minimum=0)
 # Speaker similarity and the lineage guard (fidelity/, docs/fidelity.md).
 
 # An upload is our own generated audio when at least this many landmarks of one stored clip agree with it
-# at one time offset ... (unrelated speech scores under 10; a 16 kbit/s re-encode of half a reply over 20).
-FIDELITY_FINGERPRINT_MIN_ALIGNED = env_int("FIDELITY_FINGERPRINT_MIN_ALIGNED", 15, minimum=1)
+# at one time offset ... (unrelated speech reached 10 in bench/fidelity_fingerprint.py; edited replies 60+).
+FIDELITY_FINGERPRINT_MIN_ALIGNED = env_int("FIDELITY_FINGERPRINT_MIN_ALIGNED", 20, minimum=1)
 # ... and they are at least this share of the stored clip's landmarks in the stretch the upload covers.
-FIDELITY_FINGERPRINT_MIN_SHARE = env_float("FIDELITY_FINGERPRINT_MIN_SHARE", 0.05, minimum=0)
+FIDELITY_FINGERPRINT_MIN_SHARE = env_float("FIDELITY_FINGERPRINT_MIN_SHARE", 0.03, minimum=0)
 if not 0 <= FIDELITY_FINGERPRINT_MIN_SHARE <= 1:
     raise ImproperlyConfigured(
         f"FIDELITY_FINGERPRINT_MIN_SHARE must be between 0 and 1, got {FIDELITY_FINGERPRINT_MIN_SHARE}"
