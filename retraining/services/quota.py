@@ -50,11 +50,10 @@ def version_summary(version: VoiceVersion, **extra) -> dict:
 
 
 def slot_seeking_runs():
-    """Recreate runs that will need a slot, in queue order (approval time, then id)."""
+    """Runs that will need a slot (recreate and originals-only), in queue order (approval time, then id)."""
     return (
-        RetrainRun.objects.filter(
-            state__in=SLOT_SEEKING_STATES, strategy=RetrainRun.Strategy.RECREATE, new_version__isnull=True
-        )
+        RetrainRun.objects.filter(state__in=SLOT_SEEKING_STATES, new_version__isnull=True)
+        .exclude(strategy=RetrainRun.Strategy.EDIT_IN_PLACE)
         .select_related("voice")
         .order_by("approved_at", "pk")
     )
