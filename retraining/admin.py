@@ -8,6 +8,7 @@ import uuid
 
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
 from django.contrib.admin.exceptions import NotRegistered
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
@@ -31,6 +32,14 @@ def _audio_url(clip_id) -> str:
 
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun if n == 1 else noun + 's'}"
+
+
+def _foreign_or_report(model_admin, request) -> list:
+    try:
+        return services.foreign_provider_voices()
+    except provider.ProviderError as exc:
+        model_admin.message_user(request, f"The provider's voices could not be read: {exc}", messages.ERROR)
+        return []
 
 
 def _report_error(model_admin, request, exc) -> None:
@@ -186,6 +195,7 @@ class RetrainRunAdmin(admin.ModelAdmin):
             path("<int:run_id>/act/<str:name>/", wrap(self.act_view), name="retraining_retrainrun_act"),
             path("eligibility/", wrap(self.eligibility_view), name="retraining_eligibility"),
             path("quota/", wrap(self.quota_view), name="retraining_quota"),
+            path("provider-voices/", wrap(self.foreign_voices_view), name="retraining_foreign_voices"),
             *super().get_urls(),
         ]
 
@@ -307,6 +317,60 @@ class RetrainRunAdmin(admin.ModelAdmin):
             "deletions": ProviderVoiceDeletion.objects.select_related("version__voice").order_by("-requested_at")[:20],
         }
         return TemplateResponse(request, "admin/retraining/quota.html", context)
+
+    def foreign_voices_view(self, request):
+        """Provider voices voiceclone does not own (a previous installation's): adopt one as a voice, or mark
+        it deletable so the slot planner may free it when a retrain needs a slot."""
+        self._check(request)
+        back = HttpResponseRedirect(reverse("admin:retraining_foreign_voices"))
+        if request.method == "POST":
+            provider_voice_id = request.POST.get("provider_voice_id", "")
+            action = request.POST.get("action", "")
+            known = {v.provider_voice_id: v for v in _foreign_or_report(self, request)}
+            if provider_voice_id not in known:
+                self.message_user(request, "That provider voice is not a foreign voice on the account.", messages.ERROR)
+                return back
+            name = known[provider_voice_id].name
+            try:
+                if action == "adopt":
+                    owner = request.user
+                    if request.POST.get("owner"):
+                        owner = get_user_model().objects.filter(username=request.POST["owner"]).first()
+                        if owner is None:
+                            self.message_user(request, f"No user {request.POST['owner']!r}.", messages.ERROR)
+                            return back
+                    result = services.foreign_voice_adopt(
+                        provider_voice_id=provider_voice_id, owner=owner, by=request.user, name=name,
+                        originals_confirmed=bool(request.POST.get("originals_confirmed")),
+                        speaker_name=request.POST.get("speaker_name", ""),
+                        confirmation_note=f"Confirmed in the admin by {request.user.username}.",
+                    )
+                    self.message_user(
+                        request, f"“{name}” adopted as a voice of {owner.username} (version 1), "
+                                 f"{_count(len(result.originals_added), 'original')} imported.", messages.SUCCESS)
+                    for refusal in result.originals_refused:
+                        self.message_user(request, f"Not imported as an original: {refusal}", messages.WARNING)
+                    return HttpResponseRedirect(reverse("admin:clones_voice_change", args=[result.voice.pk]))
+                if action in ("mark_deletable", "unmark_deletable"):
+                    services.foreign_voice_mark_deletable(
+                        provider_voice_id=provider_voice_id, name=name, by=request.user,
+                        deletable=action == "mark_deletable", note="marked in the admin",
+                    )
+                    done = ("marked deletable: the slot planner may delete it when a retrain needs a slot"
+                            if action == "mark_deletable" else "no longer deletable")
+                    self.message_user(request, f"“{name}” {done}.", messages.SUCCESS)
+                else:
+                    self.message_user(request, f"Unknown action {action!r}.", messages.ERROR)
+            except (ApplicationError, provider.ProviderError) as exc:
+                _report_error(self, request, exc)
+            return back
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Provider voices voiceclone does not own",
+            "opts": self.model._meta,
+            "voices": _foreign_or_report(self, request),
+        }
+        return TemplateResponse(request, "admin/retraining/foreign_voices.html", context)
 
     # --- bulk actions --------------------------------------------------------------------------------
 

@@ -56,24 +56,7 @@ def voice_originals_add(
     if len(samples) > settings.VOICE_MAX_SAMPLES:
         raise ValidationError({"samples": [f"Upload at most {settings.VOICE_MAX_SAMPLES} recordings at a time."]})
 
-    hashes = {storage.sha256_hex(s.data) for s in samples}
-    generated = set(GeneratedAudio.objects.filter(sha256__in=hashes).values_list("sha256", flat=True))
-    existing = set(
-        ClipSample.objects.filter(voice=voice, source=ClipSample.Source.ORIGINAL, sha256__in=hashes)
-        .values_list("sha256", flat=True)
-    )
-    checked, errors, seen = [], [], set()
-    for upload in samples:
-        try:
-            info, digest = _validate_sample(upload, generated_hashes=generated)
-        except ValidationError as exc:
-            errors.extend(exc.messages)
-            continue
-        if digest in existing or digest in seen:
-            errors.append(f"{upload.filename or 'file'}: this recording already is one of the voice's originals.")
-            continue
-        seen.add(digest)
-        checked.append((upload, info, digest))
+    checked, errors = originals_check(voice=voice, samples=samples)
     if errors:
         raise ValidationError({"samples": errors})
 
@@ -115,6 +98,33 @@ def voice_originals_add(
         for clip in originals:
             enqueue_on_commit("clones.tasks.clip_analyse", clip.pk)
     return originals
+
+
+def originals_check(*, voice: Voice, samples: list[SampleUpload]) -> tuple[list[tuple], list[str]]:
+    """Validate recordings as new originals of `voice`: ([(upload, AudioInfo, sha256)], [per-file messages]).
+
+    The rules of creation (`_validate_sample`), plus: a recording that already is one of the voice's
+    originals (or twice in the batch) is refused. A read.
+    """
+    hashes = {storage.sha256_hex(s.data) for s in samples}
+    generated = set(GeneratedAudio.objects.filter(sha256__in=hashes).values_list("sha256", flat=True))
+    existing = set(
+        ClipSample.objects.filter(voice=voice, source=ClipSample.Source.ORIGINAL, sha256__in=hashes)
+        .values_list("sha256", flat=True)
+    )
+    checked, errors, seen = [], [], set()
+    for upload in samples:
+        try:
+            info, digest = _validate_sample(upload, generated_hashes=generated)
+        except ValidationError as exc:
+            errors.extend(exc.messages)
+            continue
+        if digest in existing or digest in seen:
+            errors.append(f"{upload.filename or 'file'}: this recording already is one of the voice's originals.")
+            continue
+        seen.add(digest)
+        checked.append((upload, info, digest))
+    return checked, errors
 
 
 def _original_for_update(clip: ClipSample) -> ClipSample:

@@ -160,6 +160,11 @@ class QuotaOutputSerializer(serializers.Serializer):
     waiting_runs = serializers.ListField(child=serializers.DictField())
     pending_deletions = serializers.ListField(child=serializers.DictField())
     staff_could_delete = serializers.ListField(child=serializers.DictField())
+    foreign_deletable = serializers.ListField(
+        child=serializers.DictField(),
+        help_text="Provider voices voiceclone does not own that staff marked deletable: freed first when a run "
+                  "needs a slot.",
+    )
 
 
 class CleanupOutputSerializer(serializers.Serializer):

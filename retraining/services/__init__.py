@@ -6,6 +6,8 @@
 - quota: custom-voice slots, slot planning, the quota overview.
 - cleanup: the archived-voice deletion policy and protocol.
 - reconcile: provider voices versus our versions.
+- foreign: provider voices voiceclone does not own (adopt, mark deletable, free).
+- legacy_import: `manage.py import_legacy`, adopting a previous installation.
 """
 
 from .cleanup import (  # noqa: F401
@@ -43,6 +45,14 @@ from .eligibility import (  # noqa: F401
     retraining_enabled_check,
     voice_eligibility,
     voices_eligibility,
+)
+from .foreign import (  # noqa: F401
+    ForeignVoice,
+    deletable_foreign_voices,
+    foreign_provider_voices,
+    foreign_voice_adopt,
+    foreign_voice_delete,
+    foreign_voice_mark_deletable,
 )
 from .quota import (  # noqa: F401
     SlotPlan,

@@ -470,7 +470,7 @@ def _ensure_slot(run: RetrainRun) -> tuple[bool, provider.Quota | None]:
     freed = free_one_slot(for_run=run)
     if freed is None:
         return False, quota
-    logger.info("run %s freed a slot by deleting %s v%s", run.pk, freed.voice.name, freed.number)
+    logger.info("run %s freed a slot by deleting %s", run.pk, freed)
     return True, quota
 
 
