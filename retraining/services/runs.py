@@ -581,7 +581,7 @@ def _find_run_provider_voice(run: RetrainRun) -> str | None:
 def _training_files(run: RetrainRun) -> tuple[list[tuple[RetrainRunClip, provider.AudioFile]], list[TrainingCopy]]:
     """The bytes to upload: training copies of the run's frozen selection — originals and generated clips
     of this voice only, never a user's recording (those are not ClipSamples at all). A generated clip
-    rejected since the proposal is left out."""
+    rejected since the proposal, or an original retired since, is left out."""
     rows = list(run.run_clips.select_related("clip").filter(clip__voice_id=run.voice_id).order_by("position"))
     usable = [
         r for r in rows
@@ -592,11 +592,14 @@ def _training_files(run: RetrainRun) -> tuple[list[tuple[RetrainRunClip, provide
                 and r.clip.review_status == ClipSample.ReviewStatus.APPROVED)
         )
     ]
+    # An original retired since the proposal is left out; without any original nothing is uploaded (a
+    # retrain never learns from the clone's own speech alone).
+    usable = [r for r in usable if r.clip.source != ClipSample.Source.ORIGINAL or r.clip.retired_at is None]
+    if not any(r.clip.source == ClipSample.Source.ORIGINAL for r in usable):
+        raise _RunFailed("no_originals", "None of the selected original recordings is still stored and in use.")
     if run.strategy == Strategy.ORIGINALS_ONLY:
         # A re-clone uploads the speaker's own recordings and nothing else, whatever the rows say.
         usable = [r for r in usable if r.clip.source == ClipSample.Source.ORIGINAL]
-        if not usable:
-            raise _RunFailed("nothing_to_upload", "None of the selected original recordings is still stored.")
     elif not any(r.clip.source == ClipSample.Source.GENERATED for r in usable):
         raise _RunFailed("nothing_to_upload", "None of the selected generated clips is still approved and stored.")
     try:

@@ -124,3 +124,29 @@ def test_the_admin_offers_a_reclone_and_shows_the_cost(client, staff, emulator_c
         client.post(f"/admin/retraining/retrainrun/{run.pk}/act/approve/")
     page = client.get("/admin/retraining/retrainrun/eligibility/").content.decode()
     assert f"1 run so far: {chars} characters charged (estimated {chars})" in page
+
+
+def test_an_original_retired_after_the_proposal_is_not_uploaded(staff_api, emulator_ctl, run_tasks):
+    voice = voice_at_provider(originals_s=(20.0, 20.0))
+    first, second = ClipSample.objects.filter(voice=voice, source="original").order_by("id")
+    response = staff_api.post("/api/v1/retrain-runs/", {"voice": str(voice.pk), "strategy": "originals_only"},
+                              format="json")
+    run_id = response.json()["id"]
+    ClipSample.objects.filter(pk=first.pk).update(retired_at=voice.created_at)
+    with run_tasks():
+        staff_api.post(f"/api/v1/retrain-runs/{run_id}/approve/")
+    run = RetrainRun.objects.get(pk=run_id)
+    assert run.state == RetrainRun.State.CANDIDATE
+    (create,) = run_creates(emulator_ctl)
+    assert len(create["files"]) == 1
+    assert list(run.run_clips.exclude(upload_sha256="").values_list("clip_id", flat=True)) == [second.pk]
+
+    # With every original retired, the run uploads nothing at all: it fails with a reason.
+    ClipSample.objects.filter(voice=voice, source="original").update(retired_at=voice.created_at)
+    staff_api.post(f"/api/v1/retrain-runs/{run_id}/reject/")
+    retry = RetrainRun.objects.create(voice=voice, strategy="originals_only")
+    retry.run_clips.create(clip=second, role="original", position=0, use_s=20.0)
+    with run_tasks():
+        assert staff_api.post(f"/api/v1/retrain-runs/{retry.pk}/approve/").status_code == 202
+    retry.refresh_from_db()
+    assert retry.state == RetrainRun.State.FAILED and retry.failure_code == "no_originals"
