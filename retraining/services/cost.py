@@ -60,7 +60,10 @@ def retrain_run_cost_actual(run: RetrainRun) -> dict:
     """
     previews = [clip for clip in (run.preview_old_clip, run.preview_new_clip) if clip is not None and clip.file]
     reported = [clip.character_cost for clip in previews if clip.character_cost is not None]
-    uploaded = run.run_clips.exclude(upload_sha256="").aggregate(files=Count("pk"), bytes=Sum("upload_bytes"))
+    if hasattr(run, "uploaded_files"):  # annotated by retraining.selectors
+        uploaded = {"files": run.uploaded_files, "bytes": run.uploaded_bytes}
+    else:
+        uploaded = run.run_clips.exclude(upload_sha256="").aggregate(files=Count("pk"), bytes=Sum("upload_bytes"))
     return {
         "tts_characters": sum(reported),
         "items": [
