@@ -589,3 +589,5 @@ class GeneratedAudioAdmin(admin.ModelAdmin):
     list_select_related = ("clip__voice",)
     show_full_result_count = False
 
+
+from . import admin_originals  # noqa: E402,F401  (the originals screen, issue 14)

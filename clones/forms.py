@@ -93,3 +93,22 @@ class VoiceCreateForm(ServiceErrorsMixin, forms.Form):
 class VoiceUpdateForm(ServiceErrorsMixin, forms.Form):
     name = forms.CharField(max_length=100)
     persona = forms.CharField(max_length=4000, widget=forms.Textarea(attrs={"rows": 6}), help_text=PERSONA_HELP)
+
+
+class OriginalsAddForm(ServiceErrorsMixin, forms.Form):
+    """More consented recordings of the same speaker, for an existing voice (issue 14)."""
+
+    speaker_name = forms.CharField(
+        max_length=200, required=False, label="Speaker’s name",
+        help_text="The person whose voice is in the recordings (recorded with the consent).",
+    )
+    samples = MultipleFileField(
+        label="Recordings",
+        widget=MultipleFileInput(attrs={"accept": "audio/*"}),
+        help_text="Clear recordings of the same speaker alone (WAV, MP3, M4A, OGG or WebM). They are used from "
+                  "the next retrain or re-clone.",
+    )
+    consent = forms.BooleanField(
+        label="I confirm the consent statement above for these recordings",
+        error_messages={"required": "Adding recordings requires the speaker’s consent: tick the box."},
+    )

@@ -63,6 +63,9 @@ class VoiceVersion(models.Model):
     )
     # Deepest lineage among the clips this version was trained on: clips it generates get this + 1.
     training_lineage_depth = models.PositiveSmallIntegerField(default=0)
+    # Set when the provider voice was made outside voiceclone (a previous installation) and adopted by
+    # `import_legacy` or the admin: what it was trained on is unknown.
+    adopted_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     archived_at = models.DateTimeField(null=True, blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
@@ -90,6 +93,7 @@ class ConsentRecord(models.Model):
     class Method(models.TextChoices):
         CHECKBOX = "checkbox", "Checkbox on the creation form"
         STATEMENT = "statement", "Uploaded signed statement"
+        STAFF_CONFIRMED = "staff_confirmed", "Confirmed by staff (adopted from a previous installation)"
 
     voice = models.ForeignKey(Voice, on_delete=models.CASCADE, related_name="consents")
     given_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
@@ -158,6 +162,19 @@ class ClipSample(models.Model):
     energy_range_db = models.FloatField(null=True, blank=True)
     speaking_rate_cps = models.FloatField(null=True, blank=True)
     lineage_depth = models.PositiveSmallIntegerField(default=0)
+    # Imported from a previous installation: which voice generation spoke it is unknown. Never
+    # auto-approved; selected only once staff approve it (issue 14).
+    is_lineage_unknown = models.BooleanField(default=False)
+    # Originals: the consent record of the batch that brought this recording (empty for the originals
+    # given at creation, which the voice's first consent record covers).
+    consent = models.ForeignKey(
+        "clones.ConsentRecord", null=True, blank=True, on_delete=models.PROTECT, related_name="originals"
+    )
+    # A retired original is kept (and stays playable) but is never selected for a retrain again.
+    retired_at = models.DateTimeField(null=True, blank=True)
+    retired_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     review_status = models.CharField(
         max_length=16, choices=ReviewStatus.choices, default=ReviewStatus.PENDING, db_index=True
     )
@@ -181,6 +198,27 @@ class ClipSample(models.Model):
 
     def __str__(self):
         return f"{self.get_source_display()} clip #{self.pk} of {self.voice.name}"
+
+    @property
+    def is_retired(self) -> bool:
+        return self.retired_at is not None
+
+
+class OriginalSampleManager(models.Manager):
+    def get_queryset(self):
+        return super().get_queryset().filter(source=ClipSample.Source.ORIGINAL)
+
+
+class OriginalSample(ClipSample):
+    """The consented recordings of voices (a view of ClipSample for the admin's originals screen)."""
+
+    objects = OriginalSampleManager()
+
+    class Meta:
+        proxy = True
+        ordering = ["voice", "created_at", "id"]
+        verbose_name = "original recording"
+        verbose_name_plural = "original recordings"
 
 
 class GeneratedAudio(models.Model):

@@ -21,6 +21,13 @@ def voice_list_usable_for_user(*, user) -> QuerySet[Voice]:
     return voice_list_for_user(user=user).filter(status=Voice.Status.READY, owner=user)
 
 
+def originals_for_user(*, user, voice_id) -> QuerySet[ClipSample]:
+    """The original recordings of one of the user's voices (staff: any voice), oldest first, retired ones
+    included. Raises Voice.DoesNotExist for a missing or foreign voice."""
+    voice = voice_get_for_user(user=user, voice_id=voice_id)
+    return voice.clips.filter(source=ClipSample.Source.ORIGINAL).select_related("consent").order_by("created_at", "id")
+
+
 def clip_get_for_user(*, user, clip_id) -> ClipSample:
     """A clip of one of the user's voices (staff: any clip). Raises ClipSample.DoesNotExist."""
     qs = ClipSample.objects.select_related("voice")

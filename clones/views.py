@@ -11,7 +11,7 @@ from conversations import selectors as conversation_selectors
 from voiceclone.errors import ConsentMissing, InvalidState
 
 from . import selectors, services
-from .forms import VoiceCreateForm, VoiceUpdateForm
+from .forms import OriginalsAddForm, VoiceCreateForm, VoiceUpdateForm
 from .models import Voice
 
 
@@ -62,7 +62,8 @@ def voice_create(request):
     )
 
 
-def _detail_context(request, voice: Voice, update_form: VoiceUpdateForm | None = None) -> dict:
+def _detail_context(request, voice: Voice, update_form: VoiceUpdateForm | None = None,
+                    originals_form: OriginalsAddForm | None = None) -> dict:
     conversations = conversation_selectors.conversation_list_for_user(user=request.user).filter(
         voice=voice, user=request.user
     )
@@ -71,6 +72,9 @@ def _detail_context(request, voice: Voice, update_form: VoiceUpdateForm | None =
         "conversations": conversations,
         "update_form": update_form or VoiceUpdateForm(initial={"name": voice.name, "persona": voice.persona}),
         "is_owner": voice.owner_id == request.user.id,
+        "originals": selectors.originals_for_user(user=request.user, voice_id=voice.pk),
+        "originals_form": originals_form or OriginalsAddForm(),
+        "consent_statement": services.CONSENT_STATEMENT,
     }
 
 
@@ -123,3 +127,60 @@ def voice_disable(request, voice_id):
         messages.success(request, f"“{voice.name}” is disabled and will not speak again.")
         return redirect("voice-detail", voice_id=voice.pk)
     return render(request, "clones/voice_disable_confirm.html", {"voice": voice})
+
+
+@login_required
+@require_POST
+def voice_originals_add(request, voice_id):
+    """More consented recordings of the speaker (issue 14): same rules as creating the voice."""
+    voice = _get_voice(request, voice_id)
+    form = OriginalsAddForm(request.POST, request.FILES)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            added = services.voice_originals_add(
+                voice=voice,
+                by=request.user,
+                samples=[services.SampleUpload.from_uploaded_file(f) for f in data["samples"]],
+                consent=data["consent"],
+                speaker_name=data["speaker_name"],
+                ip_address=request.META.get("REMOTE_ADDR") or None,
+                user_agent=request.headers.get("User-Agent", ""),
+            )
+        except ConsentMissing as exc:
+            form.add_error("consent", exc.message)
+        except InvalidState as exc:
+            messages.error(request, exc.message)
+            return redirect("voice-detail", voice_id=voice.pk)
+        except ValidationError as exc:
+            form.add_service_errors(exc)
+        else:
+            count = len(added)
+            messages.success(request, f"{count} recording{'s' if count != 1 else ''} added. They are used from "
+                                      "the next retrain of this voice.")
+            return redirect("voice-detail", voice_id=voice.pk)
+    return render(request, "clones/voice_detail.html", _detail_context(request, voice, originals_form=form),
+                  status=400)
+
+
+def _original_action(request, voice_id, clip_id, service, done: str):
+    voice = _get_voice(request, voice_id)
+    clip = selectors.originals_for_user(user=request.user, voice_id=voice.pk).filter(pk=clip_id).first()
+    if clip is None:
+        raise Http404("No such recording.")
+    service(clip=clip, by=request.user)
+    messages.success(request, f"“{clip.original_filename or 'Recording'}” {done}.")
+    return redirect("voice-detail", voice_id=voice.pk)
+
+
+@login_required
+@require_POST
+def voice_original_retire(request, voice_id, clip_id):
+    return _original_action(request, voice_id, clip_id, services.original_retire,
+                            "is retired: kept, but no retrain uses it")
+
+
+@login_required
+@require_POST
+def voice_original_restore(request, voice_id, clip_id):
+    return _original_action(request, voice_id, clip_id, services.original_restore, "is used again")

@@ -8,6 +8,7 @@ import uuid
 
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
 from django.contrib.admin.exceptions import NotRegistered
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
@@ -27,6 +28,18 @@ from .models import ProviderVoiceDeletion, RetrainRun, RetrainRunClip
 
 def _audio_url(clip_id) -> str:
     return reverse("admin:clones_clipsample_audio", args=[clip_id])
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun if n == 1 else noun + 's'}"
+
+
+def _foreign_or_report(model_admin, request) -> list:
+    try:
+        return services.foreign_provider_voices()
+    except provider.ProviderError as exc:
+        model_admin.message_user(request, f"The provider's voices could not be read: {exc}", messages.ERROR)
+        return []
 
 
 def _report_error(model_admin, request, exc) -> None:
@@ -73,7 +86,8 @@ RUN_ACTIONS = {
 
 @admin.register(RetrainRun)
 class RetrainRunAdmin(admin.ModelAdmin):
-    list_display = ("id", "voice", "state", "strategy_label", "clip_count", "total_duration", "quota", "created_at")
+    list_display = ("id", "voice", "state", "strategy_label", "clip_count", "total_duration", "cost", "quota",
+                    "created_at")
     list_filter = ("state", "strategy")
     list_select_related = ("voice",)
     search_fields = ("voice__name", "=id")
@@ -116,6 +130,13 @@ class RetrainRunAdmin(admin.ModelAdmin):
         seconds = ((obj.selection_report or {}).get("totals") or {}).get("duration_s")
         return f"{seconds:.0f} s" if seconds is not None else "-"
 
+    @admin.display(description="Cost (characters)")
+    def cost(self, obj):
+        estimate = (obj.cost_estimate or {}).get("tts_characters")
+        if estimate is None:
+            return "-"
+        return f"≈ {estimate}"
+
     @admin.display(description="Quota snapshot")
     def quota(self, obj):
         snap = obj.quota_snapshot or {}
@@ -148,9 +169,12 @@ class RetrainRunAdmin(admin.ModelAdmin):
             "queue_position": services.queue_position(run),
             "eligibility": run.eligibility_snapshot or {},
             "selection_totals": (run.selection_report or {}).get("totals") or {},
-            "selection_excluded": [(k.replace("_", " "), v) for k, v in
+            "selection_excluded": [(services.exclusion_words(k), v) for k, v in
                                    ((run.selection_report or {}).get("excluded") or {}).items() if v],
             "quota_snapshot": run.quota_snapshot or {},
+            "cost": services.retrain_run_cost(run),
+            "retrain_enabled": settings.RETRAIN_ENABLED,
+            "disabled_message": services.RETRAINING_DISABLED_MESSAGE,
             "buttons": [
                 {"name": name, "label": label,
                  "url": reverse("admin:retraining_retrainrun_act", args=[run.pk, name])}
@@ -160,12 +184,18 @@ class RetrainRunAdmin(admin.ModelAdmin):
         }
         return super().change_view(request, object_id, form_url, extra_context={**(extra_context or {}), **context})
 
+    def changelist_view(self, request, extra_context=None):
+        context = {"retrain_enabled": settings.RETRAIN_ENABLED,
+                   "disabled_message": services.RETRAINING_DISABLED_MESSAGE, **(extra_context or {})}
+        return super().changelist_view(request, extra_context=context)
+
     def get_urls(self):
         wrap = self.admin_site.admin_view
         return [
             path("<int:run_id>/act/<str:name>/", wrap(self.act_view), name="retraining_retrainrun_act"),
             path("eligibility/", wrap(self.eligibility_view), name="retraining_eligibility"),
             path("quota/", wrap(self.quota_view), name="retraining_quota"),
+            path("provider-voices/", wrap(self.foreign_voices_view), name="retraining_foreign_voices"),
             *super().get_urls(),
         ]
 
@@ -208,14 +238,18 @@ class RetrainRunAdmin(admin.ModelAdmin):
     # --- panels --------------------------------------------------------------------------------------
 
     def eligibility_view(self, request):
-        """Why each voice is (not) eligible, with a scan button and a propose button per eligible voice."""
+        """Why each voice is (not) eligible, in sentences that say what to do, with a scan button, a propose
+        button per eligible voice, a re-clone-from-originals button, and each voice's retrain cost."""
         self._check(request)
         if request.method == "POST":
             if request.POST.get("scan"):
                 result = services.retrain_scan()
-                self.message_user(
-                    request, f"Scan: {result.voices_checked} voice(s) checked, "
-                             f"{len(result.proposed_run_ids)} run(s) proposed.", messages.SUCCESS)
+                if result.is_disabled:
+                    self.message_user(request, services.RETRAINING_DISABLED_MESSAGE, messages.ERROR)
+                else:
+                    self.message_user(
+                        request, f"Scan: {_count(result.voices_checked, 'voice')} checked, "
+                                 f"{_count(len(result.proposed_run_ids), 'run')} proposed.", messages.SUCCESS)
             elif request.POST.get("voice"):
                 try:
                     voice = Voice.objects.get(pk=uuid.UUID(request.POST["voice"]))
@@ -231,18 +265,26 @@ class RetrainRunAdmin(admin.ModelAdmin):
                     return HttpResponseRedirect(reverse("admin:retraining_retrainrun_change", args=[run.pk]))
             return HttpResponseRedirect(reverse("admin:retraining_eligibility"))
         rows = services.voices_eligibility()
-        summary: dict[str, int] = {}
-        for row in rows:
-            for code in row.reason_codes:
-                summary[code] = summary.get(code, 0) + 1
+        reclone = {e.voice_id: e for e in services.voices_eligibility(strategy=RetrainRun.Strategy.ORIGINALS_ONLY)}
+        costs = services.retrain_costs_by_voice()
+        preview_chars = 2 * len(settings.RETRAIN_PREVIEW_TEXT)
+        table = [
+            {"e": row, "reclone": reclone.get(row.voice_id), "cost": costs.get(row.voice_id),
+             "next_characters": preview_chars if row.is_eligible else None}
+            for row in rows
+        ]
         context = {
             **self.admin_site.each_context(request),
             "title": "Retraining eligibility",
             "opts": self.model._meta,
-            "rows": rows,
-            "summary": sorted(summary.items()),
+            "rows": table,
+            "voice_count": len(rows),
+            "summary": services.reasons_summary(rows),
             "eligible_count": sum(1 for r in rows if r.is_eligible),
             "allow_edit_in_place": settings.RETRAIN_ALLOW_EDIT_IN_PLACE,
+            "retrain_enabled": settings.RETRAIN_ENABLED,
+            "disabled_message": services.RETRAINING_DISABLED_MESSAGE,
+            "window_days": settings.RETRAIN_WINDOW_DAYS,
         }
         return TemplateResponse(request, "admin/retraining/eligibility.html", context)
 
@@ -275,6 +317,60 @@ class RetrainRunAdmin(admin.ModelAdmin):
             "deletions": ProviderVoiceDeletion.objects.select_related("version__voice").order_by("-requested_at")[:20],
         }
         return TemplateResponse(request, "admin/retraining/quota.html", context)
+
+    def foreign_voices_view(self, request):
+        """Provider voices voiceclone does not own (a previous installation's): adopt one as a voice, or mark
+        it deletable so the slot planner may free it when a retrain needs a slot."""
+        self._check(request)
+        back = HttpResponseRedirect(reverse("admin:retraining_foreign_voices"))
+        if request.method == "POST":
+            provider_voice_id = request.POST.get("provider_voice_id", "")
+            action = request.POST.get("action", "")
+            known = {v.provider_voice_id: v for v in _foreign_or_report(self, request)}
+            if provider_voice_id not in known:
+                self.message_user(request, "That provider voice is not a foreign voice on the account.", messages.ERROR)
+                return back
+            name = known[provider_voice_id].name
+            try:
+                if action == "adopt":
+                    owner = request.user
+                    if request.POST.get("owner"):
+                        owner = get_user_model().objects.filter(username=request.POST["owner"]).first()
+                        if owner is None:
+                            self.message_user(request, f"No user {request.POST['owner']!r}.", messages.ERROR)
+                            return back
+                    result = services.foreign_voice_adopt(
+                        provider_voice_id=provider_voice_id, owner=owner, by=request.user, name=name,
+                        originals_confirmed=bool(request.POST.get("originals_confirmed")),
+                        speaker_name=request.POST.get("speaker_name", ""),
+                        confirmation_note=f"Confirmed in the admin by {request.user.username}.",
+                    )
+                    self.message_user(
+                        request, f"“{name}” adopted as a voice of {owner.username} (version 1), "
+                                 f"{_count(len(result.originals_added), 'original')} imported.", messages.SUCCESS)
+                    for refusal in result.originals_refused:
+                        self.message_user(request, f"Not imported as an original: {refusal}", messages.WARNING)
+                    return HttpResponseRedirect(reverse("admin:clones_voice_change", args=[result.voice.pk]))
+                if action in ("mark_deletable", "unmark_deletable"):
+                    services.foreign_voice_mark_deletable(
+                        provider_voice_id=provider_voice_id, name=name, by=request.user,
+                        deletable=action == "mark_deletable", note="marked in the admin",
+                    )
+                    done = ("marked deletable: the slot planner may delete it when a retrain needs a slot"
+                            if action == "mark_deletable" else "no longer deletable")
+                    self.message_user(request, f"“{name}” {done}.", messages.SUCCESS)
+                else:
+                    self.message_user(request, f"Unknown action {action!r}.", messages.ERROR)
+            except (ApplicationError, provider.ProviderError) as exc:
+                _report_error(self, request, exc)
+            return back
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Provider voices voiceclone does not own",
+            "opts": self.model._meta,
+            "voices": _foreign_or_report(self, request),
+        }
+        return TemplateResponse(request, "admin/retraining/foreign_voices.html", context)
 
     # --- bulk actions --------------------------------------------------------------------------------
 

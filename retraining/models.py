@@ -21,6 +21,7 @@ class RetrainRun(models.Model):
     class Strategy(models.TextChoices):
         RECREATE = "recreate", "Recreate (new provider voice, swapped in on promotion)"
         EDIT_IN_PLACE = "edit_in_place", "Edit in place (irreversible, no rollback)"
+        ORIGINALS_ONLY = "originals_only", "Re-clone from the speaker's originals only (no generated clips)"
 
     # States in which a run holds the voice: never two of these at once for one voice.
     OPEN_STATES = (State.APPROVED, State.RUNNING, State.WAITING_FOR_SLOT, State.CANDIDATE)
@@ -32,6 +33,9 @@ class RetrainRun(models.Model):
     eligibility_snapshot = models.JSONField(default=dict, blank=True)
     selection_report = models.JSONField(default=dict, blank=True)
     quota_snapshot = models.JSONField(default=dict, blank=True)
+    # Provider cost estimated at proposal (retraining.services.cost); the actual cost is read from the
+    # run's preview clips, whose character cost the provider reported.
+    cost_estimate = models.JSONField(default=dict, blank=True)
     old_version = models.ForeignKey(
         "clones.VoiceVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -98,6 +102,11 @@ class RetrainRun(models.Model):
         return self.strategy == self.Strategy.EDIT_IN_PLACE
 
     @property
+    def builds_new_version(self) -> bool:
+        """Recreate and originals-only runs clone a new provider voice (a slot) swapped in on promotion."""
+        return self.strategy != self.Strategy.EDIT_IN_PLACE
+
+    @property
     def provider_voice_label(self) -> str:
         """The label put on the provider voice this run creates, so a retry can adopt it."""
         return f"voiceclone-run-{self.pk}"
@@ -159,3 +168,44 @@ class ProviderVoiceDeletion(models.Model):
     def __str__(self):
         state = "done" if self.completed_at else "pending"
         return f"delete {self.provider_voice_id} ({self.reason}, {state})"
+
+
+class ForeignProviderVoice(models.Model):
+    """A custom voice on the provider account that voiceclone did not create and no version owns.
+
+    Typically left by a previous installation (issue 14). Staff decide what happens to each: adopt it as a
+    voice (`adopted_voice` set; from then on a VoiceVersion owns it) or mark it deletable, which lets the
+    slot planner delete it when a retrain needs a slot (intent `deletion_requested_at`, then `deleted_at`,
+    the same intent → call → outcome protocol as ProviderVoiceDeletion). Unmarked foreign voices are
+    never touched.
+    """
+
+    provider_voice_id = models.CharField(max_length=64, unique=True)
+    name = models.CharField(max_length=200, blank=True)
+    is_deletable = models.BooleanField(default=False, db_index=True)
+    marked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    marked_at = models.DateTimeField(null=True, blank=True)
+    note = models.CharField(max_length=300, blank=True)
+    adopted_voice = models.ForeignKey(
+        "clones.Voice", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    deletion_requested_at = models.DateTimeField(null=True, blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["marked_at", "pk"]
+
+    def __str__(self):
+        return f"{self.name or 'foreign voice'} ({self.provider_voice_id})"
+
+    @property
+    def status(self) -> str:
+        if self.deleted_at is not None:
+            return "deleted"
+        if self.adopted_voice_id is not None:
+            return "adopted"
+        return "deletable" if self.is_deletable else "foreign"

@@ -4,7 +4,7 @@ Retrain runs are staff business: a non-staff user sees none (the API answers 404
 the staff-only collections).
 """
 
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 
 from .models import RetrainRun, RetrainRunClip
 
@@ -13,7 +13,13 @@ def retrain_run_list_for_user(*, user) -> QuerySet[RetrainRun]:
     """Every run for staff (newest first, with clip count and selected duration); nothing for others."""
     qs = RetrainRun.objects.select_related(
         "voice", "old_version", "new_version", "proposed_by", "approved_by", "preview_old_clip", "preview_new_clip"
-    ).annotate(clip_count=Count("run_clips", distinct=True), selected_duration_s=Sum("run_clips__use_s"))
+    ).annotate(
+        clip_count=Count("run_clips", distinct=True),
+        selected_duration_s=Sum("run_clips__use_s"),
+        # What was uploaded (for the run's cost), without a query per run.
+        uploaded_files=Count("run_clips", filter=~Q(run_clips__upload_sha256="")),
+        uploaded_bytes=Sum("run_clips__upload_bytes"),
+    )
     if not (user.is_active and user.is_staff):
         return qs.none()
     return qs.order_by("-created_at", "-pk")

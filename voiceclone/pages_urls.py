@@ -25,6 +25,11 @@ urlpatterns = [
     path("voices/<uuid:voice_id>/edit/", clone_views.voice_update, name="voice-update"),
     path("voices/<uuid:voice_id>/retry/", clone_views.voice_retry, name="voice-retry"),
     path("voices/<uuid:voice_id>/disable/", clone_views.voice_disable, name="voice-disable"),
+    path("voices/<uuid:voice_id>/originals/", clone_views.voice_originals_add, name="voice-originals-add"),
+    path("voices/<uuid:voice_id>/originals/<int:clip_id>/retire/", clone_views.voice_original_retire,
+         name="voice-original-retire"),
+    path("voices/<uuid:voice_id>/originals/<int:clip_id>/restore/", clone_views.voice_original_restore,
+         name="voice-original-restore"),
     # Conversations and the chat page
     path("conversations/", conversation_views.conversation_list, name="conversation-list"),
     path("conversations/new/", conversation_views.conversation_create, name="conversation-create"),

@@ -244,6 +244,8 @@ CONSENT_STATEMENT_VERSION = "2026-11-v1"
 
 # --- Retraining ----------------------------------------------------------------------------------
 
+# Off: no scheduled scan proposes, proposals/approvals/retries answer 409 (issue 14; the old app's post-mortem).
+RETRAIN_ENABLED = env_bool("RETRAIN_ENABLED", True)
 RETRAIN_MIN_CONVERSATIONS = env_int("RETRAIN_MIN_CONVERSATIONS", 20, minimum=1)
 RETRAIN_WINDOW_DAYS = env_optional_int("RETRAIN_WINDOW_DAYS", 30)
 RETRAIN_MIN_APPROVED_CLIPS = env_int("RETRAIN_MIN_APPROVED_CLIPS", 20, minimum=1)

@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from clones.api.clips import ClipViewSet
+from clones.api.originals import VoiceOriginalViewSet
 from clones.api.views import VoiceViewSet
 from conversations.api.views import ConversationViewSet, MessageViewSet
 from retraining.api.views import QuotaViewSet, RetrainRunViewSet
@@ -12,6 +13,7 @@ from voiceclone.events.api import EventViewSet, WebhookViewSet
 
 router = DefaultRouter()
 router.register("voices", VoiceViewSet, basename="voice")
+router.register(r"voices/(?P<voice_id>[0-9a-fA-F-]{32,36})/originals", VoiceOriginalViewSet, basename="voice-original")
 router.register("conversations", ConversationViewSet, basename="conversation")
 router.register("messages", MessageViewSet, basename="message")
 router.register("events", EventViewSet, basename="event")

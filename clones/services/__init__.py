@@ -18,6 +18,7 @@ from .clips import (  # noqa: F401,E402
     clips_bulk_review,
     clips_reanalyse,
 )
+from .originals import original_restore, original_retire, voice_originals_add  # noqa: F401,E402
 from .selection import (  # noqa: F401,E402
     EXCLUSION_REASONS,
     SelectedClip,

@@ -53,8 +53,9 @@ def clip_analyse(*, clip_id: int) -> ClipSample | None:
     Runs in its own task after the reply is ready (enqueued on commit by the chat turn), so analysis
     never delays a chat reply. Idempotent: re-analysing overwrites the metrics and the image. A file that
     does not decode is flagged `undecodable` with score 0 instead of failing the task. With
-    CLIP_AUTO_APPROVE on, a pending generated clip without quality flags is approved (the rest stay
-    pending for staff). Returns None for a missing clip or one whose audio is not stored yet.
+    CLIP_AUTO_APPROVE on, a pending generated clip without quality flags is approved (the rest, and
+    imported clips of unknown lineage, stay pending for staff). Returns None for a missing clip or one
+    whose audio is not stored yet.
     """
     from clones.analysis import QualityThresholds, analyse_audio
     from clones.audio import AudioProbeError, decode_audio
@@ -111,6 +112,8 @@ def clip_analyse(*, clip_id: int) -> ClipSample | None:
             and clip.source == ClipSample.Source.GENERATED
             and review == ClipSample.ReviewStatus.PENDING
             and not clip.quality_flags
+            # Imported audio of unknown lineage is selected only once staff approved it (issue 14).
+            and not clip.is_lineage_unknown
         ):
             clip.review_status = ClipSample.ReviewStatus.APPROVED
             clip.review_reason = AUTO_APPROVE_REASON

@@ -1,26 +1,45 @@
-"""Which clips a retrain uploads: chosen the way a dataset curator would (issue 5, item 6).
+"""Which clips a retrain uploads: chosen the way a dataset curator would (issue 5 item 6, issue 14 item 1).
 
 A clone retrained on its own synthetic speech drifts and flattens, and instant cloning gains little
 from more than a few minutes of audio (ElevenLabs: 1–2 minutes of clean audio; over 3 minutes adds
-little, elevenlabs-api.md §3). So a selection is:
+little, elevenlabs-api.md §3). The rules, in the order they apply (each is a per-clip filter, a
+ranking, or a cap on a running total, so the whole selection can be expressed in SQL with window
+functions over the ranked candidates):
 
-- every consented original of the voice, always;
-- plus approved, unused, stored generated clips created inside the window, filling a **duration
-  budget** (`RETRAIN_SELECTION_BUDGET_S`) under a **cap on the generated share** of the selected
-  duration (`RETRAIN_GENERATED_SHARE_MAX`), a **maximum lineage depth**, a **cap on the share any one
-  conversation** supplies, and the provider's file-count and size limits;
-- ranked by quality and **diversity**: a greedy maximal-marginal-relevance pick, where each next clip
-  is the one with the best quality merit plus novelty against what is already selected (pitch
-  register and range, loudness, speaking rate, sentence type) minus the similarity of its text to
-  selected texts. A text too similar to one already selected is a near-duplicate and skipped. Novelty
-  is measured among the generated clips; against the originals, a median pitch more than 3 semitones
-  away is penalised instead (that is the clone drifting from the speaker, not range).
-- Clips shorter than `RETRAIN_CLIP_MIN_S` are skipped; of a long reply only the first
-  `RETRAIN_CLIP_MAX_USE_S` seconds count (TTS degrades towards the end of long replies; the training
-  copy cuts the tail at a pause, see `clones.services.training_copy`).
+1. **Originals.** Every consented original of the voice that is not retired, oldest first, within the
+   provider's file-count and byte limits. Originals are human speech: they are never ranked out.
+2. **Generated pool** (per-clip filters): approved, stored, not used by a promoted run, created inside
+   the window; analysed; at least `RETRAIN_CLIP_MIN_S` long; lineage depth at most
+   `RETRAIN_MAX_LINEAGE_DEPTH`; no excluded quality flag; its training copy within the per-file byte
+   limit. Of a long reply only the first `RETRAIN_CLIP_MAX_USE_S` seconds count (TTS degrades towards
+   the end; the training copy cuts the tail at a pause, see `clones.services.training_copy`). A clip of
+   unknown lineage (imported from a previous installation) is in the pool only once staff approved it,
+   and ranks as one generation deeper.
+3. **Capacity for generated speech** = min(budget room, share room):
+   - budget room = `RETRAIN_SELECTION_BUDGET_S` − originals;
+   - share room = s / (1 − s) × originals, with s = `RETRAIN_GENERATED_SHARE_MAX` (0.6 → 1.5 × the
+     originals), so generated speech is at most s of the selected total. **No originals, no
+     generated speech**: a retrain never learns from the clone's own speech alone.
+   The capacity is *filled*, not starved: when the next clip is longer than the room left, it is cut to
+   the room (its training copy keeps the first seconds, cut at a pause), provided the cut keeps at least
+   `RETRAIN_CLIP_MIN_S`. So a voice with little original audio gets a small run rather than none
+   (8 s of originals → 12 s of generated speech, whatever the replies' length).
+4. **Per-conversation cap**: one conversation supplies at most
+   `RETRAIN_MAX_CLIPS_PER_CONVERSATION_SHARE` × the planned total (originals + capacity), except that a
+   conversation's first selected clip is always admitted: the cap limits how much of the run one
+   conversation dominates, it must never starve a voice whose conversations each hold one short reply.
+5. **Provider limits**: file count and total bytes (`PROVIDER_IVC_*`).
+6. **Ranking** (greedy maximal-marginal-relevance): each next clip is the one with the best quality
+   merit plus novelty against what is already selected (pitch register and range, loudness, speaking
+   rate, sentence type) minus the similarity of its text to selected texts. A text too similar to one
+   already selected is a near-duplicate and skipped. Novelty is measured among the generated clips;
+   against the originals, a median pitch more than 3 semitones away is penalised instead (that is the
+   clone drifting from the speaker, not range).
 
-Every generated clip that is not selected is counted under exactly one reason (`Selection.excluded`).
-The result depends only on the data, the limits and `now`: ties are broken by clip id.
+Every generated clip that is not selected is counted under exactly one reason (`Selection.excluded`);
+originals left out are counted in `Selection.excluded_originals`. `originals_only=True` selects the
+originals alone (the re-clone strategy) and ignores the generated pool. The result depends only on the
+data, the limits and `now`: ties are broken by clip id.
 """
 
 from __future__ import annotations
@@ -153,6 +172,11 @@ class Selection:
     excluded: dict[str, int]
     # For the reasons decided after loading rows (not_analysed onwards): which clips.
     excluded_ids: dict[str, list[int]] = field(default_factory=dict)
+    # Originals left out: "retired", "over_provider_limits".
+    excluded_originals: dict[str, int] = field(default_factory=dict)
+    originals_only: bool = False
+    # Seconds of generated speech the caps allowed (rule 3); 0 without originals.
+    generated_capacity_s: float = 0.0
 
     @property
     def clips(self) -> list[SelectedClip]:
@@ -216,6 +240,9 @@ class Selection:
             "originals": [c.as_dict() for c in self.originals],
             "generated": [c.as_dict() for c in self.generated],
             "excluded": dict(self.excluded),
+            "excluded_originals": dict(self.excluded_originals),
+            "originals_only": self.originals_only,
+            "generated_capacity_s": round(self.generated_capacity_s, 2),
             "conversations": {k: round(v, 2) for k, v in sorted(self.conversation_durations.items())},
         }
 
@@ -227,13 +254,15 @@ def select_clips_for_retrain(
     now: datetime | None = None,
     limits: SelectionLimits | None = None,
     include_pending: bool = False,
+    originals_only: bool = False,
 ) -> Selection:
     """The clips a retrain of `voice` would upload now (see the module docstring for the rules).
 
     window_days: only generated clips created in the last N days; None = no limit; omitted =
     `settings.RETRAIN_WINDOW_DAYS`. limits: `SelectionLimits.from_settings()` when omitted.
     include_pending: rank pending clips as if approved (the review queue uses this to find the clips
-    whose review matters most); a retrain never passes it.
+    whose review matters most); a retrain never passes it. originals_only: the originals alone (the
+    `originals_only` re-clone strategy); the generated pool is not read.
 
     A read: it writes nothing. Three queries plus one per 3000 candidates. Deterministic.
     """
@@ -243,22 +272,20 @@ def select_clips_for_retrain(
         window_days = settings.RETRAIN_WINDOW_DAYS
     since = now - timedelta(days=window_days) if window_days else None
 
-    originals = [
-        _selected_original(row)
-        for row in ClipSample.objects.filter(voice=voice, source=ClipSample.Source.ORIGINAL)
-        .exclude(sha256="")
-        .order_by("created_at", "id")
-        .values("id", "duration_s", "size_bytes", "quality_score", "lineage_depth", "text",
-                "pitch_median_hz", "pitch_range_st", "loudness_lufs", "speaking_rate_cps")
-    ]
+    originals, excluded_originals = _selected_originals(voice=voice, limits=limits)
     excluded = dict.fromkeys(EXCLUSION_REASONS, 0)
-    excluded.update(_count_pool_exclusions(voice=voice, since=since, include_pending=include_pending))
-    rows = list(_candidate_rows(voice=voice, since=since, include_pending=include_pending))
-
-    picker = _Picker(limits=limits, originals=originals, rows=rows)
-    generated = picker.run()
-    for reason, ids in picker.excluded_ids.items():
-        excluded[reason] += len(ids)
+    generated: list[SelectedClip] = []
+    excluded_ids: dict[str, list[int]] = {}
+    capacity_s = 0.0
+    if not originals_only:
+        excluded.update(_count_pool_exclusions(voice=voice, since=since, include_pending=include_pending))
+        rows = list(_candidate_rows(voice=voice, since=since, include_pending=include_pending))
+        picker = _Picker(limits=limits, originals=originals, rows=rows)
+        generated = picker.run()
+        capacity_s = picker.capacity_s
+        for reason, ids in picker.excluded_ids.items():
+            excluded[reason] += len(ids)
+        excluded_ids = {k: sorted(v) for k, v in picker.excluded_ids.items() if v}
     return Selection(
         voice_id=str(voice.pk),
         computed_at=now,
@@ -268,8 +295,59 @@ def select_clips_for_retrain(
         originals=[_strip_features(o) for o in originals],
         generated=generated,
         excluded=excluded,
-        excluded_ids={k: sorted(v) for k, v in picker.excluded_ids.items() if v},
+        excluded_ids=excluded_ids,
+        excluded_originals=excluded_originals,
+        originals_only=originals_only,
+        generated_capacity_s=capacity_s,
     )
+
+
+def generated_capacity_s(*, originals_s: float, limits: SelectionLimits) -> float:
+    """Rule 3: seconds of generated speech a selection with `originals_s` of originals may hold."""
+    if originals_s <= 0:
+        return 0.0
+    share = limits.generated_share_max
+    share_room = math.inf if share >= 1 else share / (1 - share) * originals_s
+    # Rounded to the microsecond: 0.6 / 0.4 × 30 s is 45 s, not 44.999….
+    return round(max(0.0, min(limits.budget_s - originals_s, share_room)), 6)
+
+
+def originals_needed_s(*, for_generated_s: float, limits: SelectionLimits) -> float:
+    """The inverse of the share cap: seconds of originals that let `for_generated_s` of generated speech in."""
+    share = limits.generated_share_max
+    if share >= 1:
+        return 0.0 if for_generated_s <= 0 else 1e-9
+    if share <= 0:
+        return math.inf
+    return for_generated_s * (1 - share) / share
+
+
+def _selected_originals(*, voice: Voice, limits: SelectionLimits) -> tuple[list[dict], dict[str, int]]:
+    """Rule 1: every stored original that is not retired, oldest first, within the provider's limits."""
+    rows = (
+        ClipSample.objects.filter(voice=voice, source=ClipSample.Source.ORIGINAL)
+        .exclude(sha256="")
+        .exclude(file="")
+        .order_by("created_at", "id")
+        .values("id", "duration_s", "size_bytes", "quality_score", "lineage_depth", "text", "retired_at",
+                "pitch_median_hz", "pitch_range_st", "loudness_lufs", "speaking_rate_cps")
+    )
+    chosen: list[dict] = []
+    excluded = {"retired": 0, "over_provider_limits": 0}
+    total_bytes = 0
+    for row in rows:
+        if row["retired_at"] is not None:
+            excluded["retired"] += 1
+            continue
+        original = _selected_original(row)
+        size = original["clip"].estimated_bytes
+        if (len(chosen) >= limits.max_files or size > limits.max_file_bytes
+                or total_bytes + size > limits.max_total_bytes):
+            excluded["over_provider_limits"] += 1
+            continue
+        total_bytes += size
+        chosen.append(original)
+    return chosen, excluded
 
 
 # --- pool -------------------------------------------------------------------------------------------------
@@ -309,7 +387,7 @@ def _candidate_rows(*, voice, since, include_pending: bool):
         qs = qs.filter(created_at__gte=since)
     return qs.order_by("id").values(
         "id", "duration_s", "size_bytes", "quality_score", "quality_flags", "analysed_at", "lineage_depth",
-        "text", "pitch_median_hz", "pitch_range_st", "loudness_lufs", "speaking_rate_cps",
+        "is_lineage_unknown", "text", "pitch_median_hz", "pitch_range_st", "loudness_lufs", "speaking_rate_cps",
         "message__conversation_id",
     ).iterator(chunk_size=MAX_CANDIDATES)
 
@@ -397,7 +475,8 @@ def _merit(*, quality_score, use_s: float, lineage_depth: int) -> float:
 
 
 class _Picker:
-    """Greedy maximal-marginal-relevance selection under the budget, share, conversation and provider caps.
+    """Greedy maximal-marginal-relevance selection under the capacity (budget and share, filled by cutting
+    the last clip), conversation and provider caps.
 
     Each step bulk-excludes the candidates that can no longer fit (so every step selects one clip), then
     picks the best remaining by merit + novelty + sentence-type balance − text similarity.
@@ -408,6 +487,9 @@ class _Picker:
         self.originals = originals
         self.excluded_ids: dict[str, list[int]] = {reason: [] for reason in EXCLUSION_REASONS}
         self.rows = rows
+        self.capacity_s = generated_capacity_s(
+            originals_s=sum(o["clip"].use_s for o in originals), limits=limits
+        )
 
     def _exclude(self, reason: str, ids) -> None:
         self.excluded_ids[reason].extend(int(i) for i in ids)
@@ -443,7 +525,9 @@ class _Picker:
         if not candidates:
             return []
         for c in candidates:
-            c["merit"] = _merit(quality_score=c["quality_score"], use_s=c["use_s"], lineage_depth=c["lineage_depth"])
+            # Unknown lineage (imported audio) ranks as one generation deeper than recorded.
+            depth = c["lineage_depth"] + (1 if c.get("is_lineage_unknown") else 0)
+            c["merit"] = _merit(quality_score=c["quality_score"], use_s=c["use_s"], lineage_depth=depth)
         candidates.sort(key=lambda c: (-c["merit"], c["id"]))
         if len(candidates) > MAX_CANDIDATES:
             self._exclude("over_budget", [c["id"] for c in candidates[MAX_CANDIDATES:]])
@@ -465,11 +549,11 @@ class _Picker:
 
         originals_s = sum(o["clip"].use_s for o in self.originals)
         originals_bytes = sum(o["clip"].estimated_bytes for o in self.originals)
-        share = limits.generated_share_max
-        share_cap_s = math.inf if share >= 1 else share / (1 - share) * originals_s
+        # Rule 3: the capacity for generated speech; the reason names whichever cap binds.
+        capacity_s = self.capacity_s = generated_capacity_s(originals_s=originals_s, limits=limits)
         budget_room_s = max(0.0, limits.budget_s - originals_s)
-        capacity_s = min(budget_room_s, share_cap_s)
-        capacity_reason = "over_generated_share" if share_cap_s < budget_room_s else "over_budget"
+        capacity_reason = "over_generated_share" if capacity_s < budget_room_s else "over_budget"
+        # Rule 4: planned against the target total, so it is known before ranking.
         target_total_s = originals_s + capacity_s
         conv_cap_s = limits.max_conversation_share * target_total_s if limits.max_conversation_share < 1 else math.inf
         files_room = max(0, limits.max_files - len(self.originals))
@@ -480,6 +564,7 @@ class _Picker:
         max_similarity = np.zeros(n)
         type_counts = np.zeros(len(type_names))
         conv_used_s = np.zeros(max(1, len(conv_index)))
+        conv_clips = np.zeros(max(1, len(conv_index)), dtype=np.int64)
         # Drift guard: a reply far from the originals' pitch register is the clone drifting, not range.
         merit = merit - self._drift_penalty(candidates)
 
@@ -491,12 +576,19 @@ class _Picker:
             if len(picked) >= files_room:
                 self._drop(alive, alive.copy(), "over_provider_limits", ids)
                 break
-            self._drop(alive, alive & (use_s > capacity_s - used_s + 1e-9), capacity_reason, ids)
+            room_s = capacity_s - used_s
+            # A clip longer than the room is cut to it (rule 3), unless the cut would be too short to use.
+            if room_s + 1e-9 < limits.min_clip_s:
+                self._drop(alive, alive & (use_s > room_s + 1e-9), capacity_reason, ids)
+            effective_s = np.minimum(use_s, max(room_s, 0.0))
             self._drop(alive, alive & (est_bytes > bytes_room - used_bytes), "over_provider_limits", ids)
+            # Rule 4: a conversation's first clip is always admitted; later ones only within its share.
             capped = alive & (conv_of >= 0)
             if capped.any():
-                room = conv_cap_s - conv_used_s[np.maximum(conv_of, 0)]
-                self._drop(alive, capped & (use_s > room + 1e-9), "over_conversation_cap", ids)
+                safe = np.maximum(conv_of, 0)
+                room = conv_cap_s - conv_used_s[safe]
+                over = capped & (conv_clips[safe] > 0) & (effective_s > room + 1e-9)
+                self._drop(alive, over, "over_conversation_cap", ids)
             if not alive.any():
                 break
             novelty = np.where(np.isfinite(min_distance), np.minimum(min_distance / 2.0, 1.0), 1.0)
@@ -511,12 +603,20 @@ class _Picker:
             # np.argmax returns the first maximum; candidates are sorted by (-merit, id), so ties are stable.
             best = int(np.argmax(score))
             alive[best] = False
+            if use_s[best] > room_s + 1e-9:
+                # Cut to the room left; the training copy keeps the first `use_s` seconds.
+                use_s[best] = room_s
+                est_bytes[best] = estimate_upload_bytes(
+                    size_bytes=int(candidates[best]["size_bytes"] or 0),
+                    duration_s=float(candidates[best]["duration_s"]), use_s=float(room_s),
+                )
             picked.append((best, float(score[best])))
             used_s += use_s[best]
             used_bytes += int(est_bytes[best])
             type_counts[type_of[best]] += 1
             if conv_of[best] >= 0:
                 conv_used_s[conv_of[best]] += use_s[best]
+                conv_clips[conv_of[best]] += 1
             min_distance = np.minimum(min_distance, self._distances(features, features[best]))
             if shingles[best]:
                 similarity = np.zeros(n)
@@ -525,7 +625,6 @@ class _Picker:
                 max_similarity = np.maximum(max_similarity, similarity)
                 self._drop(alive, alive & (similarity >= limits.near_duplicate_similarity), "near_duplicate", ids)
 
-        picked = self._enforce_conversation_share(picked, use_s, conv_of, originals_s, ids)
         return [
             SelectedClip(
                 clip_id=int(ids[i]),
@@ -547,30 +646,6 @@ class _Picker:
         if mask.any():
             self._exclude(reason, ids[mask])
             alive &= ~mask
-
-    def _enforce_conversation_share(self, picked, use_s, conv_of, originals_s, ids):
-        """The cap is planned against the target total; if the budget could not be filled, drop the
-        lowest-ranked clips of any conversation over its share of the actual total."""
-        share = self.limits.max_conversation_share
-        if share >= 1:
-            return picked
-        picked = list(picked)
-        changed = True
-        while changed:
-            changed = False
-            total = originals_s + sum(use_s[i] for i, _ in picked)
-            by_conv: dict[int, float] = {}
-            for i, _ in picked:
-                if conv_of[i] >= 0:
-                    by_conv[int(conv_of[i])] = by_conv.get(int(conv_of[i]), 0.0) + use_s[i]
-            for conv in sorted(by_conv):
-                if by_conv[conv] > share * total + 1e-9:
-                    last = max(p for p, (i, _) in enumerate(picked) if conv_of[i] == conv)
-                    self._exclude("over_conversation_cap", [ids[picked[last][0]]])
-                    del picked[last]
-                    changed = True
-                    break
-        return picked
 
     def _feature_matrix(self, candidates: list[dict]) -> np.ndarray:
         """Candidates' features in units of novelty; also sets the fill values used for the originals."""

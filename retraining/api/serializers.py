@@ -24,12 +24,16 @@ class RetrainRunOutputSerializer(serializers.ModelSerializer):
     approved_by = serializers.CharField(source="approved_by.username", read_only=True, default=None)
     preview_old_audio_url = serializers.SerializerMethodField()
     preview_new_audio_url = serializers.SerializerMethodField()
+    cost = serializers.SerializerMethodField(
+        help_text='Provider cost: {"estimate": {"tts_characters", "voice_slots", "items": [...]} (at proposal), '
+                  '"actual": {"tts_characters", "items", "is_complete"}} (characters the provider reported).'
+    )
 
     class Meta:
         model = RetrainRun
         fields = [
             "id", "voice", "voice_name", "state", "strategy", "is_irreversible", "clip_count", "total_duration_s",
-            "old_version", "new_version", "preview_old_audio_url", "preview_new_audio_url", "waiting_reason",
+            "cost", "old_version", "new_version", "preview_old_audio_url", "preview_new_audio_url", "waiting_reason",
             "failure_code", "failure_message", "quota_snapshot", "proposed_by", "approved_by", "approved_at",
             "started_at", "finished_at", "attempt_count", "created_at", "updated_at",
         ]
@@ -38,6 +42,11 @@ class RetrainRunOutputSerializer(serializers.ModelSerializer):
     def get_total_duration_s(self, obj) -> float | None:
         totals = (obj.selection_report or {}).get("totals") or {}
         return totals.get("duration_s")
+
+    def get_cost(self, obj) -> dict:
+        from retraining.services import retrain_run_cost
+
+        return retrain_run_cost(obj)
 
     def get_preview_old_audio_url(self, obj) -> str | None:
         return _audio_url(self.context, obj.preview_old_clip_id) if obj.preview_old_clip_id else None
@@ -123,9 +132,14 @@ class RetrainRunFilterInputSerializer(serializers.Serializer):
     voice = serializers.UUIDField(required=False)
 
 
+class EligibilityFilterInputSerializer(serializers.Serializer):
+    strategy = serializers.ChoiceField(choices=RetrainRun.Strategy.choices, required=False)
+
+
 class EligibilityOutputSerializer(serializers.Serializer):
     voice_id = serializers.UUIDField()
     voice_name = serializers.CharField()
+    strategy = serializers.CharField()
     is_eligible = serializers.BooleanField()
     reasons = serializers.ListField(child=serializers.DictField(), help_text='[{"code", "message"}]')
     counts = serializers.DictField()
@@ -146,6 +160,11 @@ class QuotaOutputSerializer(serializers.Serializer):
     waiting_runs = serializers.ListField(child=serializers.DictField())
     pending_deletions = serializers.ListField(child=serializers.DictField())
     staff_could_delete = serializers.ListField(child=serializers.DictField())
+    foreign_deletable = serializers.ListField(
+        child=serializers.DictField(),
+        help_text="Provider voices voiceclone does not own that staff marked deletable: freed first when a run "
+                  "needs a slot.",
+    )
 
 
 class CleanupOutputSerializer(serializers.Serializer):

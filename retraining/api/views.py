@@ -21,6 +21,7 @@ from voiceclone.api import CreatedCursorPagination
 
 from .serializers import (
     CleanupOutputSerializer,
+    EligibilityFilterInputSerializer,
     EligibilityOutputSerializer,
     QuotaOutputSerializer,
     RetrainRunCreateInputSerializer,
@@ -33,6 +34,7 @@ from .serializers import (
 
 NOT_ELIGIBLE = OpenApiResponse(description="Not eligible: `extra.reasons` ([{code, message}]) and `extra.counts`")
 INVALID_STATE = OpenApiResponse(description="The run is not in a state that allows this")
+RETRAINING_DISABLED = OpenApiResponse(description="`retraining_disabled`: RETRAIN_ENABLED is off")
 
 
 def _require_staff(request) -> None:
@@ -83,8 +85,12 @@ class RetrainRunViewSet(viewsets.GenericViewSet):
         return self._detail(request, self._get(request, pk))
 
     @extend_schema(summary="Propose a retrain run for a voice by hand (staff)",
+                   description="`strategy`: `recreate` (originals plus curated generated clips), "
+                               "`originals_only` (re-clone from the speaker's own recordings; no conversation or "
+                               "generated clip needed) or `edit_in_place` (only when enabled). 409 "
+                               "`retraining_disabled` when RETRAIN_ENABLED is off.",
                    request=RetrainRunCreateInputSerializer,
-                   responses={201: RetrainRunDetailOutputSerializer, 422: NOT_ELIGIBLE})
+                   responses={201: RetrainRunDetailOutputSerializer, 409: RETRAINING_DISABLED, 422: NOT_ELIGIBLE})
     def create(self, request):
         _require_staff(request)
         serializer = RetrainRunCreateInputSerializer(data=request.data)
@@ -148,20 +154,28 @@ class RetrainRunViewSet(viewsets.GenericViewSet):
 
     @extend_schema(
         summary="Which voices may be retrained now, and why not (staff)",
+        description="`is_eligible` is true exactly when `POST /api/v1/retrain-runs/` with this voice and "
+                    "strategy would succeed now: the check runs the selection as a dry run. Each reason is "
+                    "`{code, message}`; the message says what blocks and what to do.",
         parameters=[OpenApiParameter("voice", str, description="Only this voice (UUID)."),
-                    OpenApiParameter("eligible", bool, description="Only eligible (true) or ineligible (false).")],
+                    OpenApiParameter("eligible", bool, description="Only eligible (true) or ineligible (false)."),
+                    OpenApiParameter("strategy", str, enum=[*RetrainRun.Strategy.values],
+                                     description="The strategy to check (default recreate).")],
         responses=EligibilityOutputSerializer(many=True),
     )
     @action(detail=False, methods=["get"])
     def eligibility(self, request):
         _require_staff(request)
+        filters = EligibilityFilterInputSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
         voices = Voice.objects.exclude(status=Voice.Status.DISABLED)
         if request.query_params.get("voice"):
             try:
                 voices = voices.filter(pk=uuid.UUID(request.query_params["voice"]))
             except ValueError:
                 raise NotFound("No such voice.") from None
-        rows = [e.as_dict() for e in services.voices_eligibility(voices=voices)]
+        strategy = filters.validated_data.get("strategy") or RetrainRun.Strategy.RECREATE
+        rows = [e.as_dict() for e in services.voices_eligibility(voices=voices, strategy=strategy)]
         wanted = request.query_params.get("eligible")
         if wanted in ("true", "false"):
             rows = [r for r in rows if r["is_eligible"] == (wanted == "true")]

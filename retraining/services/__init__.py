@@ -1,10 +1,13 @@
 """Writes for retraining, split by subject; import from `retraining.services`.
 
-- eligibility: which voices may be retrained and why not; the scan that proposes runs.
+- eligibility: which voices may be retrained and why not (a dry run of the selection); the scan.
+- cost: a run's provider cost, estimated at proposal and actual after.
 - runs: the run state machine (propose, approve, reject, cancel, retry, execute, promote, rollback).
 - quota: custom-voice slots, slot planning, the quota overview.
 - cleanup: the archived-voice deletion policy and protocol.
 - reconcile: provider voices versus our versions.
+- foreign: provider voices voiceclone does not own (adopt, mark deletable, free).
+- legacy_import: `manage.py import_legacy`, adopting a previous installation.
 """
 
 from .cleanup import (  # noqa: F401
@@ -22,13 +25,34 @@ from .cleanup import (  # noqa: F401
     version_in_use_reason,
     version_provider_delete,
 )
+from .cost import (  # noqa: F401
+    retrain_costs_by_voice,
+    retrain_run_cost,
+    retrain_run_cost_actual,
+    retrain_run_cost_estimate,
+)
 from .eligibility import (  # noqa: F401
+    DISABLED_MESSAGE as RETRAINING_DISABLED_MESSAGE,
+    REASON_LABELS,
     Eligibility,
+    RetrainingDisabled,
     ScanResult,
+    exclusion_words,
+    reason_label,
+    reasons_summary,
     retrain_scan,
     retrain_scan_enqueue,
+    retraining_enabled_check,
     voice_eligibility,
     voices_eligibility,
+)
+from .foreign import (  # noqa: F401
+    ForeignVoice,
+    deletable_foreign_voices,
+    foreign_provider_voices,
+    foreign_voice_adopt,
+    foreign_voice_delete,
+    foreign_voice_mark_deletable,
 )
 from .quota import (  # noqa: F401
     SlotPlan,

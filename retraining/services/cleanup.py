@@ -276,12 +276,21 @@ def archived_voices_cleanup(*, by=None) -> CleanupResult:
     return result
 
 
-def free_one_slot(*, for_run: RetrainRun) -> VoiceVersion | None:
-    """Delete the oldest archived provider voice the policy allows, to make room for `for_run`.
+def free_one_slot(*, for_run: RetrainRun):
+    """Delete one provider voice the policy allows, to make room for `for_run`: first a foreign voice staff
+    marked deletable (oldest mark first, `retraining.services.foreign`), else the oldest archived version
+    beyond the keep count.
 
-    Exactly one deletion at most. Returns the deleted version, or None when nothing may be deleted or
-    the deletion did not complete (the run then waits).
+    Exactly one deletion at most. Returns what was deleted (a ForeignProviderVoice or a VoiceVersion), or
+    None when nothing may be deleted or the deletion did not complete (the run then waits).
     """
+    from .foreign import deletable_foreign_voices, foreign_voice_delete
+
+    for record in deletable_foreign_voices():
+        if foreign_voice_delete(record=record):
+            logger.info("freed a slot for run %s by deleting foreign voice %s", for_run.pk, record.provider_voice_id)
+            return record
+        return None
     for version in deletable_archived_versions():
         try:
             deletion = version_delete_now(

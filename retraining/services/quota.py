@@ -15,6 +15,7 @@ from clones.models import Voice, VoiceVersion
 from retraining.models import ProviderVoiceDeletion, RetrainRun
 from voiceclone import provider
 
+from .foreign import deletable_foreign_voices, foreign_summary
 from .cleanup import (
     archived_versions_by_voice,
     deletable_archived_versions,
@@ -50,11 +51,10 @@ def version_summary(version: VoiceVersion, **extra) -> dict:
 
 
 def slot_seeking_runs():
-    """Recreate runs that will need a slot, in queue order (approval time, then id)."""
+    """Runs that will need a slot (recreate and originals-only), in queue order (approval time, then id)."""
     return (
-        RetrainRun.objects.filter(
-            state__in=SLOT_SEEKING_STATES, strategy=RetrainRun.Strategy.RECREATE, new_version__isnull=True
-        )
+        RetrainRun.objects.filter(state__in=SLOT_SEEKING_STATES, new_version__isnull=True)
+        .exclude(strategy=RetrainRun.Strategy.EDIT_IN_PLACE)
         .select_related("voice")
         .order_by("approved_at", "pk")
     )
@@ -174,7 +174,8 @@ def slot_plan(*, run: RetrainRun | None = None, quota: provider.Quota | None = N
         voice_limit=quota.voice_limit if quota else None,
         slots_used=quota.voice_slots_used if quota else None,
         provider_error=quota_error,
-        freeable=[version_summary(v) for v in deletable_archived_versions()],
+        freeable=[foreign_summary(r) for r in deletable_foreign_voices()]
+        + [version_summary(v) for v in deletable_archived_versions()],
         runs_ahead=[{"run_id": r.pk, "voice_name": r.voice.name, "state": r.state} for r in ahead],
         staff_could_delete=staff_options(),
         position=_position_if_waiting(run),
@@ -235,4 +236,5 @@ def quota_overview() -> dict:
         "waiting_runs": waiting,
         "pending_deletions": pending,
         "staff_could_delete": staff_options(),
+        "foreign_deletable": [foreign_summary(r) for r in deletable_foreign_voices()],
     }

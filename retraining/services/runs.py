@@ -31,7 +31,7 @@ from django.utils import timezone
 from clones import storage
 from clones.audio import AudioProbeError, probe_audio
 from clones.models import ClipSample, Voice, VoiceVersion
-from clones.services import TrainingCopy, clip_training_copy, generated_audio_register, select_clips_for_retrain
+from clones.services import TrainingCopy, clip_training_copy, generated_audio_register
 from retraining.models import ProviderVoiceDeletion, RetrainRun, RetrainRunClip
 from voiceclone import provider
 from voiceclone.errors import ApplicationError, InvalidState, NotEligible
@@ -40,7 +40,8 @@ from voiceclone.events.services import event_emit
 
 from .cleanup import free_one_slot, version_deletion_request
 from voiceclone.background import enqueue_on_commit
-from .eligibility import voice_eligibility
+from .cost import retrain_run_cost_estimate
+from .eligibility import retraining_enabled_check, voice_eligibility
 from .quota import queue_position, slot_plan, waiting_runs_in_order
 
 logger = logging.getLogger(__name__)
@@ -78,31 +79,30 @@ def retrain_run_propose(
 ) -> RetrainRun:
     """Propose retraining `voice` with the clips the selection service picks now (frozen in the run).
 
-    Raises NotEligible (422) with `extra={"reasons", "counts"}` when the voice is not eligible or nothing
-    would be selected; EditInPlaceDisabled unless RETRAIN_ALLOW_EDIT_IN_PLACE. Stores the eligibility
-    snapshot, the selection report and the slot plan (a provider read, made before the transaction).
-    With RETRAIN_AUTO_APPROVE the run is approved at once.
+    `recreate` (default): originals plus curated generated clips, cloned as a new provider voice.
+    `originals_only`: the speaker's own recordings alone (a re-clone of a drifted voice; no conversation
+    or generated clip needed). `edit_in_place`: only with RETRAIN_ALLOW_EDIT_IN_PLACE.
+
+    Raises RetrainingDisabled (409) when RETRAIN_ENABLED is off; NotEligible (422) with
+    `extra={"reasons", "counts"}` exactly when `voice_eligibility(strategy=...)` says not eligible (the
+    same dry run: what it selected is what the run freezes); EditInPlaceDisabled (400). Stores the
+    eligibility snapshot, the selection report, the cost estimate and the slot plan (a provider read, made
+    before the transaction). With RETRAIN_AUTO_APPROVE the run is approved at once.
     """
     if strategy not in Strategy.values:
         raise ApplicationError(f"Unknown strategy {strategy!r}.", code="invalid_strategy")
     if strategy == Strategy.EDIT_IN_PLACE and not settings.RETRAIN_ALLOW_EDIT_IN_PLACE:
         raise EditInPlaceDisabled("Edit in place is disabled (RETRAIN_ALLOW_EDIT_IN_PLACE is off).")
+    retraining_enabled_check()
     now = now or timezone.now()
-    eligibility = voice_eligibility(voice=voice, now=now)
+    eligibility = voice_eligibility(voice=voice, strategy=strategy, now=now)
     if not eligibility.is_eligible:
         raise NotEligible(
             f"{voice.name} is not eligible for retraining: "
-            + "; ".join(r["message"] for r in eligibility.reasons),
+            + " ".join(r["message"] for r in eligibility.reasons),
             extra={"reasons": eligibility.reasons, "counts": eligibility.counts},
         )
-    selection = select_clips_for_retrain(voice=voice, now=now)
-    if not selection.generated:
-        reasons = [{"code": "nothing_selected",
-                    "message": "No approved clip passes the selection rules (quality, lineage, budget)."}]
-        raise NotEligible(
-            f"{voice.name} is not eligible for retraining: {reasons[0]['message']}",
-            extra={"reasons": reasons, "counts": {**eligibility.counts, "excluded": selection.excluded}},
-        )
+    selection = eligibility.selection
     plan = slot_plan(run=RetrainRun(voice=voice, strategy=strategy))
 
     with transaction.atomic():
@@ -114,6 +114,7 @@ def retrain_run_propose(
                     proposed_by=proposed_by,
                     eligibility_snapshot=eligibility.as_dict(),
                     selection_report=selection.as_report(),
+                    cost_estimate=retrain_run_cost_estimate(strategy=strategy, selection=selection),
                     quota_snapshot={"at": "proposed", **plan.as_dict()},
                 )
         except IntegrityError:
@@ -141,6 +142,7 @@ def retrain_run_propose(
 
 
 def _approve_locked(run: RetrainRun, *, by) -> None:
+    retraining_enabled_check()
     if run.voice.status != Voice.Status.READY:
         raise InvalidState(f"The voice is {run.voice.status}; only a ready voice can be retrained.")
     run.state = State.APPROVED
@@ -163,7 +165,8 @@ def _locked(run: RetrainRun) -> RetrainRun:
 
 def retrain_run_approve(*, run: RetrainRun, by=None) -> RetrainRun:
     """proposed → approved, and enqueue the run task on commit. Raises InvalidState otherwise (or when
-    another run of the voice is open: the database allows one)."""
+    another run of the voice is open: the database allows one), RetrainingDisabled when RETRAIN_ENABLED
+    is off."""
     with transaction.atomic():
         locked = _locked(run)
         if locked.state != State.PROPOSED:
@@ -467,7 +470,7 @@ def _ensure_slot(run: RetrainRun) -> tuple[bool, provider.Quota | None]:
     freed = free_one_slot(for_run=run)
     if freed is None:
         return False, quota
-    logger.info("run %s freed a slot by deleting %s v%s", run.pk, freed.voice.name, freed.number)
+    logger.info("run %s freed a slot by deleting %s", run.pk, freed)
     return True, quota
 
 
@@ -578,7 +581,7 @@ def _find_run_provider_voice(run: RetrainRun) -> str | None:
 def _training_files(run: RetrainRun) -> tuple[list[tuple[RetrainRunClip, provider.AudioFile]], list[TrainingCopy]]:
     """The bytes to upload: training copies of the run's frozen selection — originals and generated clips
     of this voice only, never a user's recording (those are not ClipSamples at all). A generated clip
-    rejected since the proposal is left out."""
+    rejected since the proposal, or an original retired since, is left out."""
     rows = list(run.run_clips.select_related("clip").filter(clip__voice_id=run.voice_id).order_by("position"))
     usable = [
         r for r in rows
@@ -589,7 +592,15 @@ def _training_files(run: RetrainRun) -> tuple[list[tuple[RetrainRunClip, provide
                 and r.clip.review_status == ClipSample.ReviewStatus.APPROVED)
         )
     ]
-    if not any(r.clip.source == ClipSample.Source.GENERATED for r in usable):
+    # An original retired since the proposal is left out; without any original nothing is uploaded (a
+    # retrain never learns from the clone's own speech alone).
+    usable = [r for r in usable if r.clip.source != ClipSample.Source.ORIGINAL or r.clip.retired_at is None]
+    if not any(r.clip.source == ClipSample.Source.ORIGINAL for r in usable):
+        raise _RunFailed("no_originals", "None of the selected original recordings is still stored and in use.")
+    if run.strategy == Strategy.ORIGINALS_ONLY:
+        # A re-clone uploads the speaker's own recordings and nothing else, whatever the rows say.
+        usable = [r for r in usable if r.clip.source == ClipSample.Source.ORIGINAL]
+    elif not any(r.clip.source == ClipSample.Source.GENERATED for r in usable):
         raise _RunFailed("nothing_to_upload", "None of the selected generated clips is still approved and stored.")
     try:
         copies = [clip_training_copy(clip=r.clip, max_use_s=r.use_s) for r in usable]

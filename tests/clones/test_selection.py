@@ -246,7 +246,7 @@ def test_selection_is_deterministic_and_window_none_means_no_limit():
     assert select_clips_for_retrain(voice=voice, window_days=30, now=now).generated == []
 
 
-def test_conversation_cap_holds_against_the_actual_total_when_the_budget_cannot_be_filled():
+def test_conversation_cap_is_planned_against_the_target_total():
     voice = VoiceFactory()
     originals(voice, [30])
     one, two = ConversationFactory(voice=voice), ConversationFactory(voice=voice)
@@ -256,10 +256,99 @@ def test_conversation_cap_holds_against_the_actual_total_when_the_budget_cannot_
 
     selection = select_clips_for_retrain(voice=voice)
 
-    total = selection.total_duration_s
-    assert all(s <= 0.2 * total + 1e-6 for s in selection.conversation_durations.values())
-    assert selection.excluded["over_conversation_cap"] >= 1
+    # 30 s of originals → 45 s of generated capacity → a 75 s plan; 20 % of it is 15 s per conversation.
+    assert selection.generated_capacity_s == 45
+    durations = sorted(selection.conversation_durations.values())
+    assert durations == [6, 12]
+    assert selection.excluded["over_conversation_cap"] == 4
     check_totals_add_up(selection, 7)
+
+
+def test_each_conversation_supplies_at_least_one_clip_when_the_share_is_smaller_than_a_reply():
+    """Issue 14: one 8 s original and 20 conversations of one ~4 s reply each. The share cap per
+    conversation (20 % of a 20 s plan = 4 s) is smaller than every reply; each conversation's first clip
+    is admitted anyway, and the last clip is cut to fill the generated capacity (1.5 × 8 s = 12 s)."""
+    voice = VoiceFactory()
+    originals(voice, [8])
+    for i in range(20):
+        ClipSampleFactory(voice=voice, review_status=APPROVED, duration_s=4.2, text=distinct_text(i),
+                          conversation=ConversationFactory(voice=voice))
+
+    selection = select_clips_for_retrain(voice=voice)
+
+    assert [c.use_s for c in selection.generated] == [4.2, 4.2, 3.6]
+    assert selection.generated[-1].is_tail_cut
+    assert len(set(selection.conversation_durations)) == 3
+    assert selection.generated_duration_s == pytest.approx(12)
+    assert selection.generated_share == pytest.approx(0.6)
+    assert selection.excluded["over_conversation_cap"] == 0
+    assert selection.excluded["over_generated_share"] == 17
+    check_totals_add_up(selection, 20)
+
+
+def test_replies_longer_than_the_share_room_are_cut_to_it_rather_than_starving_the_run():
+    voice = VoiceFactory()
+    originals(voice, [8])
+    for i in range(3):
+        ClipSampleFactory(voice=voice, review_status=APPROVED, duration_s=13, text=distinct_text(i),
+                          conversation=ConversationFactory(voice=voice))
+
+    selection = select_clips_for_retrain(voice=voice)
+
+    (only,) = selection.generated
+    assert only.use_s == pytest.approx(12) and only.is_tail_cut and only.duration_s == 13
+    assert selection.excluded["over_generated_share"] == 2
+
+
+def test_without_originals_no_generated_speech_is_selected():
+    voice = VoiceFactory()
+    for i in range(5):
+        ClipSampleFactory(voice=voice, review_status=APPROVED, text=distinct_text(i))
+
+    selection = select_clips_for_retrain(voice=voice)
+
+    assert selection.generated == [] and selection.generated_capacity_s == 0
+    assert selection.excluded["over_generated_share"] == 5
+
+
+def test_a_retired_original_is_never_selected_and_originals_only_ignores_generated_clips():
+    voice = VoiceFactory()
+    kept, retired = originals(voice, [20, 20])
+    ClipSample.objects.filter(pk=retired.pk).update(retired_at=timezone.now())
+    ClipSampleFactory(voice=voice, review_status=APPROVED, text=distinct_text(1))
+
+    selection = select_clips_for_retrain(voice=voice)
+    assert [c.clip_id for c in selection.originals] == [kept.pk]
+    assert selection.excluded_originals["retired"] == 1
+    assert selection.generated_capacity_s == 30 and len(selection.generated) == 1
+
+    reclone = select_clips_for_retrain(voice=voice, originals_only=True)
+    assert [c.clip_id for c in reclone.clips] == [kept.pk]
+    assert reclone.as_report()["originals_only"] is True
+
+
+def test_originals_beyond_the_provider_file_limit_are_left_out_oldest_kept():
+    voice = VoiceFactory()
+    made = originals(voice, [10, 10, 10])
+
+    selection = select_clips_for_retrain(voice=voice, limits=SelectionLimits.from_settings(max_files=2))
+
+    assert [c.clip_id for c in selection.originals] == [made[0].pk, made[1].pk]
+    assert selection.excluded_originals["over_provider_limits"] == 1
+
+
+def test_imported_clips_of_unknown_lineage_rank_below_known_ones_and_need_approval():
+    voice = VoiceFactory()
+    originals(voice, [60])
+    unknown = ClipSampleFactory(voice=voice, review_status=APPROVED, is_lineage_unknown=True, text=distinct_text(1))
+    known = ClipSampleFactory(voice=voice, review_status=APPROVED, lineage_depth=1, text=distinct_text(2))
+    pending_unknown = ClipSampleFactory(voice=voice, is_lineage_unknown=True, text=distinct_text(3))
+
+    selection = select_clips_for_retrain(voice=voice)
+
+    assert [c.clip_id for c in selection.generated] == [known.pk, unknown.pk]
+    assert pending_unknown.pk not in selection.clip_ids
+    assert selection.excluded["pending"] == 1
 
 
 def test_pending_clips_rank_only_for_the_review_queue():

@@ -74,9 +74,15 @@ def test_eligibility_panel_shows_why_and_proposes(staff_client, emulator_ctl):
     small = voice_at_provider(name="Small Sam")
     add_conversations(small, 4)
     page = staff_client.get(f"{RUNS}eligibility/").content.decode()
-    assert "1 of 2 voice(s) eligible" in page
-    assert "4 conversation(s) with stored replies in the last 30 days; 20 needed." in page
-    assert "too_few_conversations (1)" in page
+    assert "1 of 2 voices eligible" in page
+    # Human sentences that say what to do, never raw reason codes.
+    assert "Needs 16 more conversations with spoken replies: 4 of 20 in the last 30 days." in page
+    assert "Approve 16 more clips in the review queue: 4 of 20 approved and unused in the last 30 days." in page
+    assert "<li>1 voice: too few conversations</li>" in page
+    assert "too_few_conversations" not in page and "too_few_approved_clips" not in page
+    # The eligible voice: what its run would upload and cost.
+    assert "the next run would upload 3 originals and" in page
+    assert "next run ≈ " in page
 
     response = staff_client.post(f"{RUNS}eligibility/", {"voice": str(small.pk)})
     assert any("not eligible" in m for m in messages_of(response))

@@ -31,7 +31,8 @@ def test_the_scheduled_tasks_run_on_an_empty_account(emulator_ctl):
     from retraining import tasks
     from voiceclone.events import tasks as event_tasks
 
-    assert tasks.retrain_scan() == {"proposed_run_ids": [], "ineligible": {}, "voices_checked": 0}
+    assert tasks.retrain_scan() == {"proposed_run_ids": [], "ineligible": {}, "voices_checked": 0,
+                                    "is_disabled": False}
     assert tasks.retrain_runs_sweep() == {"re_enqueued": [], "resumed": []}
     assert tasks.archived_voices_cleanup() == {"deleted": [], "failed": []}
     assert tasks.provider_reconcile()["is_clean"] is True

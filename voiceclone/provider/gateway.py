@@ -372,6 +372,21 @@ def voices_marked(*, marker: str, label_key: str) -> list[ProviderVoice]:
     return sorted(found, key=lambda voice: (voice.created_at_unix or 0, voice.voice_id))
 
 
+def sample_audio(*, voice_id: str, sample_id: str) -> bytes:
+    """The audio of one sample of a voice (``GET /v1/voices/{id}/samples/{sample_id}/audio``).
+
+    A read, retried on rate limits and outages. Raises VoiceNotFound when the voice or sample does not exist.
+    Used to adopt the recordings of a provider voice made by a previous installation.
+    """
+
+    def attempt() -> bytes:
+        with translated_errors():
+            chunks = get_client().voices.samples.audio.get(voice_id, sample_id, request_options=NO_SDK_RETRIES)
+            return b"".join(chunks)
+
+    return call_with_retries("sample_audio", attempt)
+
+
 def quota() -> Quota:
     """Voice slots and character usage from ``GET /v1/user/subscription``."""
 

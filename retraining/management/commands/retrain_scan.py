@@ -21,10 +21,13 @@ class Command(BaseCommand):
                 self.stdout.write(_dumps(rows))
                 return
             for row in rows:
-                verdict = "eligible" if row["is_eligible"] else "; ".join(r["message"] for r in row["reasons"])
+                verdict = "eligible" if row["is_eligible"] else " ".join(r["message"] for r in row["reasons"])
                 self.stdout.write(f"{row['voice_name']} ({row['voice_id']}): {verdict}")
             return
         result = retrain_scan().as_dict()
+        if result["is_disabled"] and not as_json:
+            self.stdout.write("Retraining is switched off (RETRAIN_ENABLED=false): nothing proposed.")
+            return
         if as_json:
             self.stdout.write(_dumps(result))
             return

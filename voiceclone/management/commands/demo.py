@@ -41,9 +41,14 @@ def demo_recording(seconds: float = 8.0, sample_rate: int = 22050, seed: int = 7
 
 
 class Command(BaseCommand):
-    help = "Create the demo admin account and a demo voice (cloned through the provider)."
+    help = ("Create the demo admin account and a demo voice (cloned through the provider). With --history, also "
+            "a voice with enough conversations and reviewed clips to try a retrain at once.")
 
-    def handle(self, *args, **options):
+    def add_arguments(self, parser):
+        parser.add_argument("--history", action="store_true",
+                            help="Also seed a voice with conversations and reviewed clips, ready to retrain.")
+
+    def handle(self, *args, history=False, **options):
         User = get_user_model()
         user, created = User.objects.get_or_create(
             username=DEMO_USERNAME, defaults={"is_staff": True, "is_superuser": True, "email": "admin@example.com"}
@@ -72,4 +77,20 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Demo login: {DEMO_USERNAME} / {DEMO_PASSWORD}  —  demo voice “{voice.name}” "
             f"v{voice.current_version.number} (provider voice {voice.current_version.provider_voice_id})"
+        )
+        if history:
+            self._history(user)
+
+    def _history(self, user):
+        """`--history` (issue 12): see voiceclone/management/demo_history.py."""
+        from voiceclone.management.demo_history import demo_history_seed
+
+        try:
+            result = demo_history_seed(owner=user)
+        except RuntimeError as exc:
+            raise CommandError(str(exc)) from None
+        self.stdout.write(
+            f"History voice “{result.voice.name}”: {result.conversations} conversations, {result.approved} "
+            f"approved, {result.rejected} rejected and {result.pending} pending clips. Try a retrain: "
+            "/admin/retraining/retrainrun/eligibility/ → Propose → Approve → listen to the A/B preview → Promote."
         )

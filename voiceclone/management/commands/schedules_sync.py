@@ -22,9 +22,15 @@ class Command(BaseCommand):
     help = "Create or update the product's periodic background tasks."
 
     def handle(self, *args, **options):
-        for name, (func, minutes) in SCHEDULES.items():
+        schedules = dict(SCHEDULES)
+        if not settings.RETRAIN_ENABLED:
+            # Retraining switched off (issue 14): no scheduled scan proposes runs.
+            schedules.pop("retrain eligibility scan")
+            Schedule.objects.filter(func="retraining.tasks.retrain_scan").delete()
+            self.stdout.write("RETRAIN_ENABLED is off: the retrain eligibility scan is not scheduled.")
+        for name, (func, minutes) in schedules.items():
             Schedule.objects.update_or_create(
                 name=name,
                 defaults={"func": func, "schedule_type": Schedule.MINUTES, "minutes": minutes, "repeats": -1},
             )
-        self.stdout.write(f"{len(SCHEDULES)} schedule(s) in place.")
+        self.stdout.write(f"{len(schedules)} schedule(s) in place.")

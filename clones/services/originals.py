@@ -1,0 +1,157 @@
+"""Originals after creation: add consented recordings to an existing voice, retire and restore them
+(issue 14, item 3).
+
+Adding follows the rules of creation (`voices.voice_create`): consent is required and recorded per batch
+(a ConsentRecord with the statement version), every file is validated the same way (`_validate_sample`:
+content, length, size, and never audio voiceclone generated), and each original is analysed on arrival.
+Retiring keeps the recording (playable, auditable) but the selection never picks it again; it is not a
+deletion and can be undone.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from clones import storage
+from clones.models import ClipSample, ConsentRecord, GeneratedAudio, Voice
+from voiceclone.background import enqueue_on_commit
+from voiceclone.errors import ConsentMissing, InvalidState
+
+from .voices import CONSENT_STATEMENT, SampleUpload, _validate_sample
+
+
+def voice_originals_add(
+    *,
+    voice: Voice,
+    by,
+    samples: list[SampleUpload],
+    consent: bool,
+    speaker_name: str = "",
+    ip_address: str | None = None,
+    user_agent: str = "",
+    consent_method: str = ConsentRecord.Method.CHECKBOX,
+    statement_version: str | None = None,
+    statement_text: str | None = None,
+) -> list[ClipSample]:
+    """Store consented recordings of the speaker as new originals of `voice` and analyse them.
+
+    Raises ConsentMissing without consent (400 `consent_missing`), InvalidState for a disabled voice or
+    one still being created, ValidationError (key `samples`, one message per bad file) for files creation
+    would refuse, for more than VOICE_MAX_SAMPLES files, and for a recording that already is one of the
+    voice's originals. Writes one ConsentRecord for the batch (each original points at it) and enqueues
+    `clones.tasks.clip_analyse` per original on commit. Nothing is stored when anything is refused.
+    The provider voice is not touched: the originals count from the next retrain or re-clone.
+    """
+    if not consent:
+        raise ConsentMissing("Adding recordings of the speaker requires their recorded consent.")
+    if voice.status == Voice.Status.DISABLED:
+        raise InvalidState("A disabled voice cannot be changed.")
+    if voice.status == Voice.Status.CREATING:
+        raise InvalidState("The voice is still being created; add recordings once it is ready.")
+    if not samples:
+        raise ValidationError({"samples": ["Upload at least one recording of the speaker."]})
+    if len(samples) > settings.VOICE_MAX_SAMPLES:
+        raise ValidationError({"samples": [f"Upload at most {settings.VOICE_MAX_SAMPLES} recordings at a time."]})
+
+    checked, errors = originals_check(voice=voice, samples=samples)
+    if errors:
+        raise ValidationError({"samples": errors})
+
+    # Files go to storage before the transaction: no transaction stays open across storage I/O.
+    first_index = ClipSample.objects.filter(voice=voice, source=ClipSample.Source.ORIGINAL).count() + 1
+    stored = []
+    for index, (upload, info, digest) in enumerate(checked, start=first_index):
+        path = storage.original_sample_path(voice_id=voice.pk, index=index, sha256=digest, extension=info.extension)
+        stored.append((upload, info, digest, storage.save_bytes(path, upload.data)))
+
+    with transaction.atomic():
+        record = ConsentRecord.objects.create(
+            voice=voice,
+            given_by=by,
+            speaker_name=speaker_name,
+            method=consent_method,
+            statement_version=statement_version or settings.CONSENT_STATEMENT_VERSION,
+            statement_text=statement_text or CONSENT_STATEMENT,
+            ip_address=ip_address,
+            user_agent=(user_agent or "")[:400],
+        )
+        originals = ClipSample.objects.bulk_create(
+            ClipSample(
+                voice=voice,
+                source=ClipSample.Source.ORIGINAL,
+                file=path,
+                original_filename=upload.filename[:255],
+                content_type=info.content_type,
+                duration_s=info.duration_s,
+                sample_rate=info.sample_rate,
+                size_bytes=len(upload.data),
+                sha256=digest,
+                lineage_depth=0,
+                review_status=ClipSample.ReviewStatus.APPROVED,
+                consent=record,
+            )
+            for upload, info, digest, path in stored
+        )
+        for clip in originals:
+            enqueue_on_commit("clones.tasks.clip_analyse", clip.pk)
+    return originals
+
+
+def originals_check(*, voice: Voice, samples: list[SampleUpload]) -> tuple[list[tuple], list[str]]:
+    """Validate recordings as new originals of `voice`: ([(upload, AudioInfo, sha256)], [per-file messages]).
+
+    The rules of creation (`_validate_sample`), plus: a recording that already is one of the voice's
+    originals (or twice in the batch) is refused. A read.
+    """
+    hashes = {storage.sha256_hex(s.data) for s in samples}
+    generated = set(GeneratedAudio.objects.filter(sha256__in=hashes).values_list("sha256", flat=True))
+    existing = set(
+        ClipSample.objects.filter(voice=voice, source=ClipSample.Source.ORIGINAL, sha256__in=hashes)
+        .values_list("sha256", flat=True)
+    )
+    checked, errors, seen = [], [], set()
+    for upload in samples:
+        try:
+            info, digest = _validate_sample(upload, generated_hashes=generated)
+        except ValidationError as exc:
+            errors.extend(exc.messages)
+            continue
+        if digest in existing or digest in seen:
+            errors.append(f"{upload.filename or 'file'}: this recording already is one of the voice's originals.")
+            continue
+        seen.add(digest)
+        checked.append((upload, info, digest))
+    return checked, errors
+
+
+def _original_for_update(clip: ClipSample) -> ClipSample:
+    locked = ClipSample.objects.select_for_update().get(pk=clip.pk)
+    if locked.source != ClipSample.Source.ORIGINAL:
+        raise InvalidState("Only an original recording can be retired or restored.", code="not_an_original")
+    return locked
+
+
+def original_retire(*, clip: ClipSample, by) -> ClipSample:
+    """Keep the recording but exclude it from every future selection. Idempotent. Raises InvalidState
+    (code `not_an_original`) for a generated clip or a preview."""
+    with transaction.atomic():
+        locked = _original_for_update(clip)
+        if locked.retired_at is None:
+            locked.retired_at = timezone.now()
+            locked.retired_by = by
+            locked.save(update_fields=["retired_at", "retired_by"])
+    return locked
+
+
+def original_restore(*, clip: ClipSample, by) -> ClipSample:
+    """Undo `original_retire`: the recording is selectable again. Idempotent."""
+    with transaction.atomic():
+        locked = _original_for_update(clip)
+        if locked.retired_at is not None:
+            locked.retired_at = None
+            locked.retired_by = None
+            locked.save(update_fields=["retired_at", "retired_by"])
+    return locked

@@ -1,0 +1,55 @@
+"""`manage.py demo --history` (issue 12): a newcomer proposes, approves, previews and promotes a retrain at once."""
+
+from io import StringIO
+
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+
+from clones.models import ClipSample, Voice
+from retraining.models import RetrainRun
+
+pytestmark = pytest.mark.django_db
+
+RUNS = "/admin/retraining/retrainrun/"
+
+
+def test_demo_history_then_the_readme_steps_promote_a_retrain(client, emulator_ctl, run_tasks):
+    out = StringIO()
+    with run_tasks():
+        call_command("demo", "--history", stdout=out)
+    voice = Voice.objects.get(name="Ben (demo with history)")
+    assert "History voice “Ben (demo with history)”" in out.getvalue()
+    generated = ClipSample.objects.filter(voice=voice, source="generated")
+    assert voice.conversations.count() >= settings.RETRAIN_MIN_CONVERSATIONS
+    assert generated.filter(review_status="approved").count() >= settings.RETRAIN_MIN_APPROVED_CLIPS
+    assert generated.filter(review_status="rejected").exists() and generated.filter(review_status="pending").exists()
+    assert not generated.filter(analysed_at__isnull=True).exists()
+
+    # The README's steps, as the demo admin.
+    assert client.login(username="admin", password="voiceclone-demo")
+    page = client.get(f"{RUNS}eligibility/").content.decode()
+    assert f'data-voice="{voice.pk}"' in page
+    row = page[page.index(f'data-voice="{voice.pk}"'):]
+    assert row[:row.index("</tr>")].count('value="Propose"') == 1, "the history voice must be eligible"
+
+    response = client.post(f"{RUNS}eligibility/", {"voice": str(voice.pk)})
+    run = RetrainRun.objects.get(voice=voice)
+    assert response["Location"] == f"{RUNS}{run.pk}/change/"
+    assert run.run_clips.filter(role="generated").exists()
+    with run_tasks():
+        client.post(f"{RUNS}{run.pk}/act/approve/")
+    run.refresh_from_db()
+    assert run.state == RetrainRun.State.CANDIDATE, run.failure_message
+    preview = client.get(f"/admin/clones/clipsample/{run.preview_new_clip_id}/audio/")
+    assert preview.status_code == 200
+    client.post(f"{RUNS}{run.pk}/act/promote/")
+    voice.refresh_from_db()
+    assert voice.current_version.number == 2
+
+    # Idempotent: a second call tops up nothing and creates no second voice.
+    conversations = voice.conversations.count()
+    with run_tasks():
+        call_command("demo", "--history", stdout=StringIO())
+    assert Voice.objects.filter(name="Ben (demo with history)").count() == 1
+    assert voice.conversations.count() == conversations
