@@ -80,19 +80,55 @@ class ConsentInline(admin.StackedInline):
 
 @admin.register(Voice)
 class VoiceAdmin(admin.ModelAdmin):
-    list_display = ("name", "owner", "status", "current_version", "created_at")
-    list_filter = ("status", "created_at")
+    list_display = ("name", "owner", "status", "current_version", "is_shared", "created_at")
+    list_filter = ("status", "is_shared", "created_at")
     search_fields = ("name", "owner__username", "=id")
     list_select_related = ("owner", "current_version")
-    raw_id_fields = ("owner", "current_version")
-    readonly_fields = ("id", "created_at", "updated_at", "clip_counts", "original_samples", "retrain_selection")
+    raw_id_fields = ("owner",)
+    # The version and the status change only through services: promote/rollback (retraining), disable
+    # and share (actions below), so an edit here can never point a voice at a version by hand.
+    readonly_fields = ("id", "status", "current_version", "is_shared", "created_at", "updated_at", "clip_counts",
+                       "original_samples", "retrain_selection")
     fieldsets = (
-        (None, {"fields": ("id", "owner", "name", "persona", "language", "status", "failure_reason",
-                           "current_version", "created_at", "updated_at")}),
+        (None, {
+            "fields": ("id", "owner", "name", "persona", "language", "status", "failure_reason", "current_version",
+                       "is_shared", "created_at", "updated_at"),
+            "description": "Status, current version and sharing change only through actions: promote or roll "
+                           "back a retrain run (Retrain runs), and the Share, Stop sharing and Disable actions "
+                           "of the voice list.",
+        }),
         ("Clips", {"fields": ("clip_counts", "original_samples")}),
         ("What a retrain would use now", {"fields": ("retrain_selection",)}),
     )
     inlines = [VoiceVersionInline, ConsentInline]
+    actions = ["share_voices", "unshare_voices", "disable_voices"]
+
+    @admin.action(description="Share selected voices with every user (chat only)")
+    def share_voices(self, request, queryset):
+        self._share(request, queryset, is_shared=True)
+
+    @admin.action(description="Stop sharing selected voices")
+    def unshare_voices(self, request, queryset):
+        self._share(request, queryset, is_shared=False)
+
+    def _share(self, request, queryset, *, is_shared: bool) -> None:
+        voices = list(queryset)
+        for voice in voices:
+            services.voice_share(voice=voice, is_shared=is_shared)
+        verb = "shared with every user" if is_shared else "no longer shared"
+        self.message_user(request, f"{len(voices)} voice(s) {verb}.", messages.SUCCESS)
+        not_ready = [v.name for v in voices if is_shared and v.status != Voice.Status.READY]
+        if not_ready:
+            self.message_user(
+                request, f"Users see a shared voice only while it is ready: {', '.join(not_ready)}.", messages.WARNING
+            )
+
+    @admin.action(description="Disable selected voices (they stop speaking)")
+    def disable_voices(self, request, queryset):
+        voices = list(queryset.exclude(status=Voice.Status.DISABLED))
+        for voice in voices:
+            services.voice_disable(voice=voice)
+        self.message_user(request, f"{len(voices)} voice(s) disabled.", messages.SUCCESS)
 
     class Media:
         css = {"all": ["admin_clones/clips.css"]}

@@ -30,6 +30,11 @@ class Voice(models.Model):
     )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.CREATING, db_index=True)
     failure_reason = models.TextField(blank=True)
+    # Staff share a voice with every signed-up user: they may list it and start conversations with it,
+    # never change it, retrain it or hear its clips and originals (clones.selectors decides).
+    is_shared = models.BooleanField(
+        default=False, help_text="Every user can chat with this voice (only its owner and staff manage it)."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

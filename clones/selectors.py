@@ -1,24 +1,64 @@
-"""Reads for voices and clips, scoped to the asking user in one place."""
+"""Reads for voices and clips, scoped to the asking user in one place.
 
-from django.db.models import QuerySet
+Two kinds of access to a voice, decided only here:
+- *manage* (`voice_list_for_user`): its owner, and staff for every voice. Rename, persona, disable,
+  retry, retrain, clips, originals, versions.
+- *chat* (`voice_list_visible_for_user`, `voice_list_usable_for_user`): the voices someone manages plus
+  the ready voices staff shared with every user (`Voice.is_shared`). Listing them and starting
+  conversations with them; nothing else. A conversation stays private to whoever started it
+  (conversations.selectors).
+"""
+
+from django.db.models import Q, QuerySet
 
 from .models import ClipSample, Voice
 
 
+def _voices() -> QuerySet[Voice]:
+    return Voice.objects.select_related("current_version", "owner")
+
+
+def _shared_with_everyone() -> Q:
+    return Q(is_shared=True, status=Voice.Status.READY)
+
+
 def voice_list_for_user(*, user) -> QuerySet[Voice]:
-    """The user's own voices; staff see every voice."""
-    qs = Voice.objects.select_related("current_version", "owner")
+    """The voices the user manages: their own; staff manage every voice."""
+    qs = _voices()
     return qs if user.is_staff else qs.filter(owner=user)
 
 
 def voice_get_for_user(*, user, voice_id) -> Voice:
-    """Raises Voice.DoesNotExist for a missing or foreign voice alike."""
+    """A voice the user manages. Raises Voice.DoesNotExist for a missing or foreign voice alike (a shared
+    voice is foreign here: see `voice_get_visible_for_user`)."""
     return voice_list_for_user(user=user).get(pk=voice_id)
 
 
+def voice_list_visible_for_user(*, user) -> QuerySet[Voice]:
+    """The voices the user may see: those they manage plus ready voices shared with every user."""
+    qs = _voices()
+    return qs if user.is_staff else qs.filter(Q(owner=user) | _shared_with_everyone())
+
+
+def voice_get_visible_for_user(*, user, voice_id) -> Voice:
+    """Raises Voice.DoesNotExist for a missing voice and for a foreign one that is not shared."""
+    return voice_list_visible_for_user(user=user).get(pk=voice_id)
+
+
 def voice_list_usable_for_user(*, user) -> QuerySet[Voice]:
-    """Voices the user can start a conversation with."""
-    return voice_list_for_user(user=user).filter(status=Voice.Status.READY, owner=user)
+    """Voices the user can start a conversation with: their own ready voices and the shared ones
+    (staff too: they read every conversation but talk only with their own or shared voices)."""
+    return _voices().filter(Q(owner=user) | _shared_with_everyone(), status=Voice.Status.READY)
+
+
+def voice_is_usable_by(*, user, voice: Voice) -> bool:
+    """Whether `user` may talk with `voice` now (it is ready, and theirs or shared with everyone)."""
+    return voice_list_usable_for_user(user=user).filter(pk=voice.pk).exists()
+
+
+def voice_can_manage(*, user, voice: Voice) -> bool:
+    """Whether `user` may change `voice` (rename, persona, disable, retrain, clips, originals)."""
+    return user.is_staff or voice.owner_id == user.pk
 
 
 def originals_for_user(*, user, voice_id) -> QuerySet[ClipSample]:

@@ -16,6 +16,7 @@ from .models import Voice
 
 
 def _get_voice(request, voice_id) -> Voice:
+    """A voice the user manages (404 otherwise, shared voices included)."""
     try:
         return selectors.voice_get_for_user(user=request.user, voice_id=voice_id)
     except Voice.DoesNotExist:
@@ -24,9 +25,11 @@ def _get_voice(request, voice_id) -> Voice:
 
 @login_required
 def voice_list(request):
-    # The page lists the user's own voices, also for staff (who see every voice in the admin/API).
-    voices = selectors.voice_list_for_user(user=request.user).filter(owner=request.user)
-    return render(request, "clones/voice_list.html", {"voices": voices})
+    # The user's own voices (also for staff, who see every voice in the admin/API), then the voices
+    # staff shared with everyone that the user can chat with.
+    own = selectors.voice_list_for_user(user=request.user).filter(owner=request.user)
+    shared = selectors.voice_list_usable_for_user(user=request.user).exclude(owner=request.user).order_by("name")
+    return render(request, "clones/voice_list.html", {"voices": own, "shared_voices": shared})
 
 
 @login_required
@@ -67,12 +70,17 @@ def _detail_context(request, voice: Voice, update_form: VoiceUpdateForm | None =
     conversations = conversation_selectors.conversation_list_for_user(user=request.user).filter(
         voice=voice, user=request.user
     )
+    can_manage = selectors.voice_can_manage(user=request.user, voice=voice)
     return {
         "voice": voice,
         "conversations": conversations,
         "update_form": update_form or VoiceUpdateForm(initial={"name": voice.name, "persona": voice.persona}),
         "is_owner": voice.owner_id == request.user.id,
-        "originals": selectors.originals_for_user(user=request.user, voice_id=voice.pk),
+        # Sections that change the voice (edit, disable, retry, originals) show only to who manages it:
+        # a shared voice's page is read-only for everyone else, and its originals are not theirs to see.
+        "can_manage": can_manage,
+        "can_chat": selectors.voice_is_usable_by(user=request.user, voice=voice),
+        "originals": selectors.originals_for_user(user=request.user, voice_id=voice.pk) if can_manage else [],
         "originals_form": originals_form or OriginalsAddForm(),
         "consent_statement": services.CONSENT_STATEMENT,
     }
@@ -80,7 +88,11 @@ def _detail_context(request, voice: Voice, update_form: VoiceUpdateForm | None =
 
 @login_required
 def voice_detail(request, voice_id):
-    voice = _get_voice(request, voice_id)
+    # Shared voices have a read-only page: status and the user's own conversations with it.
+    try:
+        voice = selectors.voice_get_visible_for_user(user=request.user, voice_id=voice_id)
+    except Voice.DoesNotExist:
+        raise Http404("No such voice.") from None
     return render(request, "clones/voice_detail.html", _detail_context(request, voice))
 
 

@@ -7,8 +7,10 @@ from clones.selectors import voice_list_usable_for_user
 
 
 class VoiceChoiceField(forms.ModelChoiceField):
+    user_id = None  # set by the form: voices shared by others are labelled as such
+
     def label_from_instance(self, voice):
-        return voice.name
+        return voice.name if voice.owner_id == self.user_id else f"{voice.name} (shared)"
 
 
 class ConversationCreateForm(ServiceErrorsMixin, forms.Form):
@@ -16,13 +18,14 @@ class ConversationCreateForm(ServiceErrorsMixin, forms.Form):
         queryset=None,
         widget=forms.RadioSelect,
         empty_label=None,
-        error_messages={"invalid_choice": "Pick one of your ready voices."},
+        error_messages={"invalid_choice": "Pick one of your ready voices or a shared one."},
     )
     title = forms.CharField(max_length=200, required=False, help_text="Optional; helps you find it later.")
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["voice"].queryset = voice_list_usable_for_user(user=user).order_by("name")
+        self.fields["voice"].user_id = user.pk
 
 
 class MessageForm(ServiceErrorsMixin, forms.Form):

@@ -21,6 +21,7 @@ from django_q.tasks import async_task
 from clones import storage
 from clones.audio import AudioProbeError, probe_audio
 from clones.models import ClipSample, Voice
+from clones.selectors import voice_is_usable_by
 from clones.services import generated_audio_register
 from voiceclone import provider, replies
 from voiceclone.background import enqueue_on_commit
@@ -36,9 +37,12 @@ HISTORY_TURNS = 20
 
 
 def conversation_create(*, user, voice: Voice, title: str = "") -> Conversation:
-    """Start a conversation with a ready voice the user owns. Raises InvalidState otherwise."""
+    """Start a conversation with a ready voice the user owns or that is shared with every user.
+    Raises InvalidState otherwise. The conversation is private to `user`."""
     if voice.status != Voice.Status.READY:
         raise InvalidState(f"The voice “{voice.name}” is not ready to talk yet (status: {voice.status}).")
+    if not voice_is_usable_by(user=user, voice=voice):
+        raise InvalidState(f"The voice “{voice.name}” is not shared with you.")
     conversation = Conversation(user=user, voice=voice, title=(title or "").strip()[:200])
     conversation.full_clean()
     conversation.save()
@@ -83,6 +87,8 @@ def message_send(
     voice = conversation.voice
     if voice.status != Voice.Status.READY:
         raise InvalidState(f"The voice “{voice.name}” is not available (status: {voice.status}).")
+    if not voice_is_usable_by(user=conversation.user, voice=voice):
+        raise InvalidState(f"The voice “{voice.name}” is no longer shared with you.")
 
     text = (text or "").strip()
     if audio is None and not text:

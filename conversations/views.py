@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from clones.models import Voice
+from clones.selectors import voice_is_usable_by
 from voiceclone import replies
 from voiceclone.errors import InvalidState
 from voiceclone.events.selectors import event_list_for_user
@@ -99,7 +100,9 @@ def conversation_detail(request, conversation_id):
     conversation = _get_conversation(request, conversation_id)
     is_owner = conversation.user_id == request.user.id
     voice = conversation.voice
-    can_send = is_owner and not conversation.is_archived and voice.status == Voice.Status.READY
+    # Ready, and the user's own voice or one still shared with everyone (clones.selectors decides).
+    can_talk = voice.status == Voice.Status.READY and voice_is_usable_by(user=conversation.user, voice=voice)
+    can_send = is_owner and not conversation.is_archived and can_talk
     form = MessageForm(request.POST or None)
     if request.method == "POST":
         if not is_owner:
@@ -123,6 +126,7 @@ def conversation_detail(request, conversation_id):
         "form": form,
         "is_owner": is_owner,
         "can_send": can_send,
+        "can_talk": can_talk,
         "latest_event_id": _latest_event_id(request.user),
         # JSON API routes for chat.js (pk= kwargs reverse the API routes, not the pages).
         "api_messages_url": reverse("api:conversation-messages", kwargs={"pk": conversation.pk}),

@@ -17,15 +17,40 @@ class VoiceVersionOutputSerializer(serializers.ModelSerializer):
 
 
 class VoiceOutputSerializer(serializers.ModelSerializer):
+    """A voice as its owner, staff, or (for a shared voice) any user sees it. Needs the request in the
+    context: `is_owner` and `owner` depend on who asks."""
+
     current_version = VoiceVersionSummarySerializer(read_only=True)
-    owner = serializers.CharField(source="owner.username", read_only=True)
+    owner = serializers.SerializerMethodField(
+        help_text="The owner's username; null on a shared voice you do not own (owners stay private)."
+    )
+    is_shared = serializers.BooleanField(
+        read_only=True, help_text="Shared by staff with every user: anyone can start a conversation with it."
+    )
+    is_owner = serializers.SerializerMethodField(
+        help_text="You own this voice. False on a shared voice: you can chat with it, not change it."
+    )
 
     class Meta:
         model = Voice
         fields = [
             "id", "name", "persona", "language", "status", "failure_reason", "current_version", "owner",
-            "created_at", "updated_at",
+            "is_shared", "is_owner", "created_at", "updated_at",
         ]
+
+    def _user(self):
+        request = self.context.get("request")
+        return getattr(request, "user", None)
+
+    def get_is_owner(self, obj) -> bool:
+        user = self._user()
+        return bool(user is not None and obj.owner_id == user.pk)
+
+    def get_owner(self, obj) -> str | None:
+        user = self._user()
+        if user is not None and (user.is_staff or obj.owner_id == user.pk):
+            return obj.owner.username
+        return None
 
 
 class VoiceCreateInputSerializer(serializers.Serializer):

@@ -1,7 +1,11 @@
+import uuid
+
 from django.conf import settings
+from django.http import Http404
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
@@ -19,12 +23,20 @@ from .serializers import (
 )
 
 
+def _is_uuid(value) -> bool:
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
+
+
 def client_ip(request) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List voices (your own; staff see all)"),
+    list=extend_schema(summary="List voices: your own and those shared with every user (staff see all)"),
     retrieve=extend_schema(summary="Get a voice"),
     destroy=extend_schema(summary="Disable a voice (soft delete)", responses={204: None}),
 )
@@ -35,8 +47,26 @@ class VoiceViewSet(
     parser_classes = [JSONParser, MultiPartParser, FormParser]
     lookup_value_regex = "[0-9a-fA-F-]{32,36}"
 
+    # Reading is open to every voice the user can chat with (their own and shared ones); every other
+    # action needs a voice the user manages.
+    READ_ACTIONS = ("list", "retrieve")
+
     def get_queryset(self):
+        if self.action in self.READ_ACTIONS:
+            return selectors.voice_list_visible_for_user(user=self.request.user)
         return selectors.voice_list_for_user(user=self.request.user)
+
+    def get_object(self):
+        try:
+            return super().get_object()
+        except Http404:
+            # A shared voice the caller can see but not manage: say so rather than pretend it is gone.
+            lookup = self.kwargs.get(self.lookup_url_kwarg or self.lookup_field)
+            if self.action not in self.READ_ACTIONS and _is_uuid(lookup) and selectors.voice_list_visible_for_user(
+                user=self.request.user
+            ).filter(pk=lookup).exists():
+                raise PermissionDenied("This voice is shared with you for chatting only; its owner and staff manage it.")
+            raise
 
     @extend_schema(
         summary="Create a voice clone from consented recordings",
@@ -66,7 +96,7 @@ class VoiceViewSet(
         serializer = VoiceUpdateInputSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         voice = services.voice_update(voice=voice, **serializer.validated_data)
-        return Response(VoiceOutputSerializer(voice).data)
+        return Response(self.get_serializer(voice).data)
 
     @extend_schema(summary="Rename a voice or change its persona", request=VoiceUpdateInputSerializer)
     def update(self, request, pk=None):
@@ -80,7 +110,7 @@ class VoiceViewSet(
     @action(detail=True, methods=["post"])
     def retry(self, request, pk=None):
         voice = services.voice_retry(voice=self.get_object())
-        return Response(VoiceOutputSerializer(voice).data, status=status.HTTP_202_ACCEPTED)
+        return Response(self.get_serializer(voice).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(summary="List the provider versions behind a voice", responses=VoiceVersionOutputSerializer(many=True))
     @action(detail=True, methods=["get"])
@@ -103,8 +133,6 @@ class VoiceViewSet(
     )
     @action(detail=True, methods=["post"])
     def rollback(self, request, pk=None):
-        from rest_framework.exceptions import PermissionDenied
-
         from retraining.services import voice_version_rollback
 
         voice = self.get_object()
@@ -114,4 +142,4 @@ class VoiceViewSet(
         serializer.is_valid(raise_exception=True)
         voice_version_rollback(voice=voice, number=serializer.validated_data["version"], by=request.user)
         voice = self.get_queryset().get(pk=voice.pk)
-        return Response(VoiceOutputSerializer(voice).data)
+        return Response(self.get_serializer(voice).data)

@@ -8,6 +8,7 @@ from .voices import (  # noqa: F401
     voice_disable,
     voice_provider_create,
     voice_retry,
+    voice_share,
     voice_update,
 )
 from .clips import (  # noqa: F401,E402

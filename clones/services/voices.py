@@ -292,6 +292,19 @@ def voice_disable(*, voice: Voice) -> Voice:
     return voice
 
 
+def voice_share(*, voice: Voice, is_shared: bool) -> Voice:
+    """Share a voice with every signed-up user (chat only), or stop sharing it. Idempotent.
+
+    Staff decide this (the admin action checks); the owner keeps managing the voice. Conversations
+    others started stay theirs, but once the voice is no longer shared they cannot send in them
+    (`clones.selectors.voice_is_usable_by`).
+    """
+    if voice.is_shared != is_shared:
+        voice.is_shared = is_shared
+        voice.save(update_fields=["is_shared", "updated_at"])
+    return voice
+
+
 def generated_audio_register(*, sha256: str, clip: ClipSample | None, audio: bytes | None = None) -> None:
     """Remember audio the product generated, so it is refused if uploaded again as an original.
 

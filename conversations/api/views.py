@@ -48,14 +48,14 @@ class ConversationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
         include_archived = self.request.query_params.get("archived", "true").lower() != "false"
         return selectors.conversation_list_for_user(user=self.request.user, include_archived=include_archived)
 
-    @extend_schema(summary="Start a conversation with one of your ready voices",
+    @extend_schema(summary="Start a conversation with one of your ready voices or a shared one",
                    request=ConversationCreateInputSerializer, responses={201: ConversationOutputSerializer})
     def create(self, request):
         serializer = ConversationCreateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         try:
-            voice = clone_selectors.voice_list_for_user(user=request.user).get(
-                pk=serializer.validated_data["voice"], owner=request.user
+            voice = clone_selectors.voice_list_visible_for_user(user=request.user).get(
+                pk=serializer.validated_data["voice"]
             )
         except Voice.DoesNotExist:
             raise ValidationError({"voice": ["Unknown voice."]}) from None

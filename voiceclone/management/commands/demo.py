@@ -1,4 +1,5 @@
-"""Seed demo data: an admin account and a demo voice cloned through the configured provider.
+"""Seed demo data: an admin account and a demo voice cloned through the configured provider, shared
+with every user so that anyone who signs up can talk with it at once (chat only: admin manages it).
 
 Idempotent: running it again keeps what exists. The demo voice's "recording" is synthesised
 here with numpy (a consenting demo speaker does not exist on a fresh machine); it goes through
@@ -41,8 +42,9 @@ def demo_recording(seconds: float = 8.0, sample_rate: int = 22050, seed: int = 7
 
 
 class Command(BaseCommand):
-    help = ("Create the demo admin account and a demo voice (cloned through the provider). With --history, also "
-            "a voice with enough conversations and reviewed clips to try a retrain at once.")
+    help = ("Create the demo admin account and a demo voice (cloned through the provider) shared with every "
+            "user. With --history, also a voice with enough conversations and reviewed clips to try a retrain "
+            "at once.")
 
     def add_arguments(self, parser):
         parser.add_argument("--history", action="store_true",
@@ -74,9 +76,11 @@ class Command(BaseCommand):
             voice = services.voice_provider_create(voice_id=voice.pk)
         if voice.status != Voice.Status.READY:
             raise CommandError(f"The demo voice could not be created: {voice.failure_reason}")
+        services.voice_share(voice=voice, is_shared=True)
         self.stdout.write(
             f"Demo login: {DEMO_USERNAME} / {DEMO_PASSWORD}  —  demo voice “{voice.name}” "
-            f"v{voice.current_version.number} (provider voice {voice.current_version.provider_voice_id})"
+            f"v{voice.current_version.number}, shared with every user "
+            f"(provider voice {voice.current_version.provider_voice_id})"
         )
         if history:
             self._history(user)
