@@ -81,7 +81,7 @@ class VoiceCreateForm(ServiceErrorsMixin, forms.Form):
         widget=MultipleFileInput(attrs={"accept": "audio/*"}),
         help_text=(
             "1–25 clear recordings of the speaker alone (WAV, MP3, M4A, OGG or WebM), ideally a few minutes "
-            "in total. After an error, select the files again."
+            "in total."
         ),
     )
     consent = forms.BooleanField(

@@ -3,8 +3,9 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from conversations import selectors as conversation_selectors
@@ -56,6 +57,10 @@ def voice_create(request):
             form.add_service_errors(exc)
         else:
             messages.success(request, "Your voice is being created. This usually takes a few seconds.")
+            if _wants_json(request):
+                # static/js/voice_create.js posts the form itself (so a refused form keeps the chosen
+                # files) and navigates here; following a redirect inside fetch would eat the message.
+                return JsonResponse({"redirect": reverse("voice-detail", kwargs={"voice_id": voice.pk})})
             return redirect("voice-detail", voice_id=voice.pk)
     return render(
         request,
@@ -63,6 +68,10 @@ def voice_create(request):
         {"form": form, "consent_statement": services.CONSENT_STATEMENT},
         status=400 if form.errors else 200,
     )
+
+
+def _wants_json(request) -> bool:
+    return "application/json" in request.headers.get("Accept", "")
 
 
 def _detail_context(request, voice: Voice, update_form: VoiceUpdateForm | None = None,

@@ -17,7 +17,8 @@ urlpatterns = [
     # Accounts
     path("signup/", accounts_views.signup, name="signup"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("logout/", accounts_views.LogoutView.as_view(), name="logout"),
+    path("favicon.ico", accounts_views.favicon, name="favicon"),
     # Voices
     path("voices/", clone_views.voice_list, name="voice-list"),
     path("voices/new/", clone_views.voice_create, name="voice-create"),

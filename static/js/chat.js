@@ -1,7 +1,20 @@
 // The chat page: send text or a recording through the JSON API, show pending replies as
-// "…speaking" and poll them until they are ready (text + audio, autoplayed) or failed (reason +
-// Retry). Polls the events feed, when the server has one, to announce voice version changes.
-// No page reloads; without JavaScript the page's forms post to the server instead.
+// "…speaking" and poll them until they are ready (text + audio) or failed (reason + Retry). Polls
+// the events feed, when the server has one, to announce voice version changes. No page reloads;
+// without JavaScript the page's forms post to the server instead. docs/pages.md describes the
+// behaviour; in short:
+//
+// - Playback: one reply plays at a time. Whatever starts playing (a reply arriving, or the user
+//   pressing play on any message) pauses every other audio on the page. Only the reply to the
+//   newest message sent from this page autoplays; an older reply that arrives later waits, with its
+//   controls, for the user to press play.
+// - Sending: the composer is cleared the moment a message is accepted into the outbox, so whatever
+//   the user types next is never touched. Messages are sent one at a time, in order; each shows in
+//   the log at once ("Sending…", then "Queued" for the next ones), and one that cannot be sent stays
+//   there with its reason and a "Send again" button (same idempotency key: never a second turn).
+//
+// Test hooks (tests/e2e): #chat[data-outbox] is the number of messages not yet accepted by the
+// server; li.msg--sending / li.msg--unsent are the outbox's bubbles.
 (function () {
   "use strict";
 
@@ -102,10 +115,12 @@
     return node;
   }
 
-  function localTime(iso) {
-    var date = new Date(iso);
-    if (isNaN(date.getTime())) return "";
-    return date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  function timeElement(iso) {
+    var time = el("time", null, window.voiceclone && window.voiceclone.formatLocalTime
+      ? window.voiceclone.formatLocalTime(iso, "auto") : "");
+    time.setAttribute("datetime", iso || "");
+    time.dataset.local = "auto";
+    return time;
   }
 
   function scrollToEnd(node) {
@@ -119,14 +134,7 @@
 
   // ---- rendering (mirrors templates/conversations/_message.html) -------------------------------
 
-  function buildMessage(m) {
-    var li = el("li", "msg msg--" + m.role + " msg--" + m.status);
-    li.id = "msg-" + m.id;
-    li.dataset.messageId = m.id;
-    li.dataset.role = m.role;
-    li.dataset.status = m.status;
-    li.dataset.inputKind = m.input_kind || "text";
-
+  function buildMeta(m) {
     var meta = el("div", "msg__meta");
     if (m.role === "assistant") {
       meta.appendChild(el("span", "msg__author", cfg.voiceName));
@@ -137,51 +145,64 @@
       meta.appendChild(el("span", "msg__author", "You"));
       if (m.input_kind === "audio") meta.appendChild(el("span", "tag", "voice message"));
     }
-    var time = el("time", null, localTime(m.created_at));
-    time.setAttribute("datetime", m.created_at || "");
-    meta.appendChild(time);
-    li.appendChild(meta);
+    meta.appendChild(timeElement(m.created_at));
+    return meta;
+  }
 
-    if (m.role === "assistant") {
-      if (m.status === "ready") {
-        li.appendChild(el("p", "msg__text", m.text));
-        if (m.audio_url) {
-          var audio = el("audio", "msg__audio");
-          audio.controls = true;
-          audio.preload = "auto";
-          audio.src = m.audio_url;
-          audio.setAttribute("aria-label", "Spoken reply (AI-generated)");
-          li.appendChild(audio);
-        }
-      } else if (m.status === "pending") {
-        li.appendChild(el("p", "msg__pending", "…speaking"));
-      } else {
-        li.appendChild(el("p", "msg__error", m.failure_reason || "The reply could not be produced."));
-        if (cfg.canSend) {
-          var form = el("form", "msg__retry");
-          form.method = "post";
-          form.action = urlFor(cfg.pageRetryUrlTemplate, m.id);
-          var button = el("button", "button button--small", "Retry");
-          button.type = "submit";
-          form.appendChild(button);
-          li.appendChild(form);
-        }
-      }
-    } else {
-      if (m.text) {
-        li.appendChild(el("p", "msg__text", m.text));
-      } else if (m.input_kind === "audio") {
-        li.appendChild(el("p", "msg__text muted", "(transcribing…)"));
-      }
+  // The body of a reply by status: ready (text + audio), pending, failed (reason + Retry).
+  function appendReplyBody(li, m) {
+    if (m.status === "ready") {
+      li.appendChild(el("p", "msg__text", m.text));
       if (m.audio_url) {
-        var own = el("audio", "msg__audio");
-        own.controls = true;
-        own.preload = "none";
-        own.src = m.audio_url;
-        own.setAttribute("aria-label", "Your recording");
-        li.appendChild(own);
+        var audio = el("audio", "msg__audio");
+        audio.controls = true;
+        audio.preload = "auto";
+        audio.src = m.audio_url;
+        audio.setAttribute("aria-label", "Spoken reply (AI-generated)");
+        li.appendChild(audio);
+      }
+    } else if (m.status === "pending") {
+      li.appendChild(el("p", "msg__pending", "…speaking"));
+    } else {
+      li.appendChild(el("p", "msg__error", m.failure_reason || "The reply could not be produced."));
+      if (cfg.canSend) {
+        var form = el("form", "msg__retry");
+        form.method = "post";
+        form.action = urlFor(cfg.pageRetryUrlTemplate, m.id);
+        var button = el("button", "button button--small", "Retry");
+        button.type = "submit";
+        form.appendChild(button);
+        li.appendChild(form);
       }
     }
+  }
+
+  function appendUserBody(li, m) {
+    if (m.text) {
+      li.appendChild(el("p", "msg__text", m.text));
+    } else if (m.input_kind === "audio") {
+      li.appendChild(el("p", "msg__text muted", "(transcribing…)"));
+    }
+    if (m.audio_url) {
+      var own = el("audio", "msg__audio");
+      own.controls = true;
+      own.preload = "none";
+      own.src = m.audio_url;
+      own.setAttribute("aria-label", "Your recording");
+      li.appendChild(own);
+    }
+  }
+
+  function buildMessage(m) {
+    var li = el("li", "msg msg--" + m.role + " msg--" + m.status);
+    li.id = "msg-" + m.id;
+    li.dataset.messageId = m.id;
+    li.dataset.role = m.role;
+    li.dataset.status = m.status;
+    li.dataset.inputKind = m.input_kind || "text";
+    li.appendChild(buildMeta(m));
+    if (m.role === "assistant") appendReplyBody(li, m);
+    else appendUserBody(li, m);
     return li;
   }
 
@@ -203,11 +224,49 @@
     scrollToEnd(li);
   }
 
+  // ---- playback: one reply at a time, only the newest autoplays --------------------------------
+
+  var playback = (function () {
+    // The reply to the newest message sent from this page: the only one that may autoplay.
+    var newestReplyId = null;
+
+    function pauseAllExcept(keep) {
+      Array.prototype.forEach.call(document.querySelectorAll("audio"), function (audio) {
+        if (audio !== keep && !audio.paused) audio.pause();
+      });
+    }
+
+    // "play" does not bubble; capture it for every audio on the page, including the user's own
+    // presses on older messages, so two never sound at once.
+    document.addEventListener("play", function (event) {
+      if (event.target && event.target.tagName === "AUDIO") pauseAllExcept(event.target);
+    }, true);
+
+    return {
+      expectReply: function (replyId) { newestReplyId = String(replyId); },
+      isNewest: function (replyId) { return newestReplyId !== null && String(replyId) === newestReplyId; },
+      // A reply became ready: play it if it answers the newest message, stopping any other.
+      replyReady: function (li) {
+        var audio = li.querySelector("audio");
+        if (!audio || !this.isNewest(li.dataset.messageId)) return;
+        pauseAllExcept(audio);
+        var playing = audio.play();
+        if (playing && typeof playing.catch === "function") {
+          playing.catch(function (error) {
+            // Autoplay blocked (no user gesture yet): the controls stay for a manual play. An
+            // AbortError only means a newer reply took over; nothing to say.
+            if (error && error.name === "NotAllowedError") announce("Reply ready. Press play to listen.");
+          });
+        }
+      },
+    };
+  })();
+
   // ---- polling pending replies -----------------------------------------------------------------
 
   var polling = {};
 
-  function pollMessage(id, autoplay) {
+  function pollMessage(id) {
     if (polling[id]) return;
     polling[id] = true;
     var attempt = 0;
@@ -227,7 +286,7 @@
         delete polling[id];
         var li = replaceMessage(document.getElementById("msg-" + id), m);
         if (m.status === "ready") {
-          onReplyReady(li, autoplay);
+          onReplyReady(li);
         } else {
           announce("The reply failed: " + (m.failure_reason || "unknown reason") + ".", true);
         }
@@ -238,19 +297,10 @@
     window.setTimeout(tick, nextDelay());
   }
 
-  function onReplyReady(li, autoplay) {
-    announce("");
+  function onReplyReady(li) {
+    if (!outbox.size()) announce("");
     scrollToEnd(li);
-    var audio = li.querySelector("audio");
-    if (autoplay && audio) {
-      var playing = audio.play();
-      if (playing && typeof playing.catch === "function") {
-        playing.catch(function () {
-          // Autoplay was blocked (no user gesture yet): the controls stay for a manual play.
-          announce("Reply ready. Press play to listen.");
-        });
-      }
-    }
+    playback.replyReady(li);
     // A voice message's transcript is written while the reply is produced: refresh it now.
     var userId = li.dataset.replyTo;
     var userLi = userId ? document.getElementById("msg-" + userId) : null;
@@ -261,57 +311,126 @@
     }
   }
 
-  // ---- sending ---------------------------------------------------------------------------------
+  // ---- sending: the outbox ---------------------------------------------------------------------
 
-  var busy = false;
-  // Reused after a network failure so resending the same turn never creates a second one.
-  var unconfirmedKey = null;
+  var outbox = (function () {
+    var items = [];     // {key, body, kind, text, li}, oldest first; items[0] is in flight when `sending`
+    var sending = false;
+    var localIds = 0;
 
-  function setBusy(value) {
-    busy = value;
-    if (sendButton) sendButton.disabled = value;
-    if (recordButton && !recorder.isRecording()) recordButton.disabled = value;
-    if (composer) composer.setAttribute("aria-busy", value ? "true" : "false");
-  }
-
-  function send(body, onAccepted) {
-    if (busy) return Promise.resolve();
-    setBusy(true);
-    announce("Sending…");
-    var key = unconfirmedKey || newIdempotencyKey();
-    unconfirmedKey = key;
-    return api("POST", cfg.messagesUrl, body, { "Idempotency-Key": key })
-      .then(function (result) {
-        unconfirmedKey = null;
-        if (result.status === 202 && result.data && result.data.assistant_message) {
-          if (onAccepted) onAccepted();
-          appendTurn(result.data);
-          announce(cfg.voiceName + " is speaking…");
-        } else {
-          announce(errorText(result), true);
-        }
-      })
-      .catch(function () {
-        announce("Could not reach the server. Check your connection and send again.", true);
-      })
-      .then(function () { setBusy(false); });
-  }
-
-  function appendTurn(turn) {
-    removeEmptyNote();
-    var userLi = buildMessage(turn.user_message);
-    log.appendChild(userLi);
-    var reply = turn.assistant_message;
-    var replyLi = buildMessage(reply);
-    replyLi.dataset.replyTo = turn.user_message.id;
-    log.appendChild(replyLi);
-    scrollToEnd(replyLi);
-    if (reply.status === "pending") {
-      pollMessage(reply.id, true);
-    } else if (reply.status === "ready") {
-      onReplyReady(replyLi, true);
+    function syncHooks() {
+      root.dataset.outbox = String(items.length);
+      if (composer) composer.setAttribute("aria-busy", sending ? "true" : "false");
     }
-  }
+
+    // The message as it will look once sent, marked "Sending…"/"Queued" until the server has it.
+    function buildPending(item) {
+      var li = el("li", "msg msg--user msg--sending");
+      li.dataset.localId = "local-" + (++localIds);
+      li.dataset.status = "sending";
+      var meta = el("div", "msg__meta");
+      meta.appendChild(el("span", "msg__author", "You"));
+      if (item.kind === "audio") meta.appendChild(el("span", "tag", "voice message"));
+      meta.appendChild(el("span", "msg__delivery", "Queued"));
+      li.appendChild(meta);
+      li.appendChild(el("p", "msg__text", item.kind === "audio" ? "(voice message)" : item.text));
+      return li;
+    }
+
+    function setDelivery(item, text, state) {
+      item.li.querySelector(".msg__delivery").textContent = text;
+      item.li.dataset.status = state;
+      item.li.classList.toggle("msg--sending", state === "sending");
+      item.li.classList.toggle("msg--unsent", state === "unsent");
+    }
+
+    function markUnsent(item, reason) {
+      setDelivery(item, "Not sent", "unsent");
+      var note = el("p", "msg__error", reason);
+      var again = el("button", "button button--small msg__send-again", "Send again");
+      again.type = "button";
+      again.addEventListener("click", function () {
+        note.remove();
+        again.remove();
+        add(item);  // same idempotency key: the server never makes a second turn from it
+      });
+      item.li.appendChild(note);
+      item.li.appendChild(again);
+    }
+
+    function accepted(item, turn) {
+      var userLi = buildMessage(turn.user_message);
+      item.li.parentNode.replaceChild(userLi, item.li);
+      var reply = turn.assistant_message;
+      var replyLi = buildMessage(reply);
+      replyLi.dataset.replyTo = turn.user_message.id;
+      userLi.parentNode.insertBefore(replyLi, userLi.nextSibling);
+      playback.expectReply(reply.id);
+      scrollToEnd(replyLi);
+      if (reply.status === "pending") pollMessage(reply.id);
+      else if (reply.status === "ready") onReplyReady(replyLi);
+    }
+
+    function pump() {
+      if (sending || !items.length) { syncHooks(); return; }
+      sending = true;
+      var item = items[0];
+      setDelivery(item, "Sending…", "sending");
+      syncHooks();
+      announce(items.length > 1 ? "Sending… (" + (items.length - 1) + " more queued)" : "Sending…");
+      api("POST", cfg.messagesUrl, item.body(), { "Idempotency-Key": item.key })
+        .then(function (result) {
+          if (result.status === 202 && result.data && result.data.assistant_message) {
+            accepted(item, result.data);
+            announce(cfg.voiceName + " is speaking…");
+          } else {
+            markUnsent(item, errorText(result));
+            announce(errorText(result), true);
+          }
+        }, function () {
+          var reason = "Could not reach the server. Check your connection and send again.";
+          markUnsent(item, reason);
+          announce(reason, true);
+        })
+        .then(function () {
+          items.shift();
+          sending = false;
+          pump();
+        });
+    }
+
+    function add(item) {
+      if (!item.li) {
+        item.li = buildPending(item);
+        removeEmptyNote();
+        log.appendChild(item.li);
+      } else {
+        log.appendChild(item.li);  // a message sent again moves to the end, where it now belongs
+      }
+      setDelivery(item, "Queued", "queued");
+      scrollToEnd(item.li);
+      items.push(item);
+      pump();
+    }
+
+    return {
+      sendText: function (text) {
+        add({ key: newIdempotencyKey(), kind: "text", text: text, body: function () { return { text: text }; } });
+      },
+      sendRecording: function (recording) {
+        add({
+          key: newIdempotencyKey(), kind: "audio", text: "",
+          body: function () {
+            var form = new FormData();
+            form.append("audio", recording.blob, recording.filename);
+            return form;
+          },
+        });
+      },
+      size: function () { return items.length; },
+      syncHooks: syncHooks,
+    };
+  })();
 
   if (composer && textBox) {
     composer.addEventListener("submit", function (event) {
@@ -322,9 +441,9 @@
         textBox.focus();
         return;
       }
-      if (unconfirmedKey && textBox.dataset.lastSent !== text) unconfirmedKey = null;
-      textBox.dataset.lastSent = text;
-      send({ text: text }, function () { textBox.value = ""; });
+      // Cleared now, before any network round trip: what is typed next is never touched.
+      textBox.value = "";
+      outbox.sendText(text);
     });
     textBox.addEventListener("keydown", function (event) {
       // Enter sends; Shift+Enter starts a new line.
@@ -356,15 +475,19 @@
     }, 250);
   }
 
+  function setRecordingUi(on) {
+    recordButton.textContent = on ? "Stop and send" : "Record";
+    recordButton.setAttribute("aria-pressed", on ? "true" : "false");
+    recordButton.classList.toggle("button--recording", on);
+    if (sendButton) sendButton.disabled = on;
+    showTimer(on);
+  }
+
   function startRecording() {
     recordButton.disabled = true;
     recorder.start().then(function () {
       recordButton.disabled = false;
-      recordButton.textContent = "Stop and send";
-      recordButton.setAttribute("aria-pressed", "true");
-      recordButton.classList.add("button--recording");
-      if (sendButton) sendButton.disabled = true;
-      showTimer(true);
+      setRecordingUi(true);
       announce("Recording… press “Stop and send” when you are done.");
     }).catch(function (error) {
       recordButton.disabled = false;
@@ -376,23 +499,15 @@
   }
 
   function stopRecording() {
-    showTimer(false);
-    recordButton.textContent = "Record";
-    recordButton.setAttribute("aria-pressed", "false");
-    recordButton.classList.remove("button--recording");
+    setRecordingUi(false);
     return recorder.stop().then(function (recording) {
       if (!recording.blob.size) {
         announce("Nothing was recorded. Please try again.", true);
-        if (sendButton) sendButton.disabled = false;
         return;
       }
-      var form = new FormData();
-      form.append("audio", recording.blob, recording.filename);
-      unconfirmedKey = null;
-      return send(form);
+      outbox.sendRecording(recording);
     }).catch(function () {
       announce("The recording failed. Please try again.", true);
-      if (sendButton) sendButton.disabled = false;
     });
   }
 
@@ -400,7 +515,7 @@
     recordButton.hidden = false;
     recordButton.addEventListener("click", function () {
       if (recorder.isRecording()) stopRecording();
-      else if (!busy) startRecording();
+      else startRecording();
     });
   }
 
@@ -418,7 +533,8 @@
       if (result.ok && result.data) {
         replaceMessage(li, result.data);
         announce(cfg.voiceName + " is speaking…");
-        if (result.data.status === "pending") pollMessage(id, true);
+        playback.expectReply(id);
+        if (result.data.status === "pending") pollMessage(id);
       } else {
         announce(errorText(result), true);
         if (button) button.disabled = false;
@@ -443,7 +559,7 @@
       function finish() {
         earlier.forEach(function (m) {
           log.insertBefore(buildMessage(m), first);
-          if (m.role === "assistant" && m.status === "pending") pollMessage(m.id, false);
+          if (m.role === "assistant" && m.status === "pending") pollMessage(m.id);
         });
         loadEarlierButton.hidden = true;
         announce(earlier.length + " earlier messages loaded.");
@@ -510,13 +626,11 @@
 
   // ---- start -----------------------------------------------------------------------------------
 
-  Array.prototype.forEach.call(log.querySelectorAll("time[datetime]"), function (node) {
-    var text = localTime(node.getAttribute("datetime"));
-    if (text) node.textContent = text;
-  });
+  // Replies still pending when the page loads are polled but never autoplayed (none is "newest").
   Array.prototype.forEach.call(log.querySelectorAll(".msg[data-status=pending]"), function (li) {
-    pollMessage(li.dataset.messageId, false);
+    pollMessage(li.dataset.messageId);
   });
+  outbox.syncHooks();
   var last = log.lastElementChild;
   if (last) last.scrollIntoView({ block: "end" });
   pollEvents();

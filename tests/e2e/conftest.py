@@ -74,3 +74,20 @@ def login(page):
         page.wait_for_url("**/voices/")
 
     return do_login
+
+
+@pytest.fixture
+def wait_until(page):
+    """wait_until(condition): let the page run (Playwright dispatches route handlers and events meanwhile)
+    until a condition about the test's own state holds, with a generous deadline. For conditions in the
+    page itself use expect / wait_for_function."""
+    import time
+
+    def wait(condition, *, timeout_s: float = 30.0, step_ms: int = 25):
+        deadline = time.monotonic() + timeout_s
+        while not condition():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"condition not met within {timeout_s} s")
+            page.wait_for_timeout(step_ms)
+
+    return wait

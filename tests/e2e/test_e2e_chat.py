@@ -80,7 +80,8 @@ def test_text_and_voice_turns_in_the_browser(page, login, alice_conversation, as
     record.click()
     stop = page.get_by_role("button", name="Stop and send")
     expect(stop).to_be_visible()
-    page.wait_for_timeout(2000)
+    # Record for at least a second (the timer says so): wait on the page, not on the clock.
+    expect(page.locator("#record-timer")).to_have_text(re.compile(r"^0:0[1-9]$"))
     stop.click()
 
     try:
