@@ -84,6 +84,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    # Swagger UI and Redoc assets served from the installation: the API docs work offline (no CDN).
+    "drf_spectacular_sidecar",
     "django_q",
     "voiceclone",
     "voiceclone.events",
@@ -279,6 +281,14 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "PREPROCESSING_HOOKS": ["voiceclone.openapi.drop_route_aliases"],
+    # /api/docs/ and /api/redoc/ load their JavaScript and CSS from drf-spectacular-sidecar (pinned in
+    # requirements.txt), never from a CDN; no request leaves the installation.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # validatorUrl None: Swagger UI would otherwise send the schema's URL to validator.swagger.io.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "persistAuthorization": True, "displayOperationId": True,
+                            "validatorUrl": None},
     # Several models have a `status`; give each choice set its own name in the schema.
     "ENUM_NAME_OVERRIDES": {
         "VoiceStatusEnum": "clones.models.Voice.Status",

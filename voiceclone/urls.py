@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import DefaultRouter
 
 from clones.api.clips import ClipViewSet
@@ -8,6 +8,7 @@ from clones.api.originals import VoiceOriginalViewSet
 from clones.api.views import VoiceViewSet
 from conversations.api.views import ConversationViewSet, MessageViewSet
 from retraining.api.views import QuotaViewSet, RetrainRunViewSet
+from voiceclone import api_docs
 from voiceclone.auth_api import ObtainTokenView
 from voiceclone.events.api import EventViewSet, WebhookViewSet
 
@@ -29,6 +30,8 @@ urlpatterns = [
     path("api/v1/messages/<uuid:pk>/audio", MessageViewSet.as_view({"get": "audio"}), name="message-audio-bare"),
     path("api/v1/", include((router.urls, "api"))),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    # Swagger UI and Redoc from the installation, loading nothing from outside (voiceclone/api_docs.py).
+    path("api/docs/", api_docs.swagger_ui, name="api-docs"),
+    path("api/redoc/", api_docs.redoc, name="api-redoc"),
     path("", include("voiceclone.pages_urls")),
 ]
