@@ -36,7 +36,7 @@ from django.utils import timezone  # noqa: E402
 
 from clones.models import ClipSample, Voice, VoiceVersion  # noqa: E402
 from clones.services import select_clips_for_retrain  # noqa: E402
-from clones.services.selection import review_queue_order  # noqa: E402
+from clones.services.review_queue import review_queue_order  # noqa: E402
 from conversations.models import Conversation, Message  # noqa: E402
 
 WORDS = ("bread flour water salt starter oven crust crumb proof knead morning bake loaf rye seed honey "

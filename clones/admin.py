@@ -19,6 +19,8 @@ from django.shortcuts import get_object_or_404
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.dateformat import format as date_format
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
@@ -342,9 +344,12 @@ class ClipReviewForm(forms.ModelForm):
 
 @admin.register(ClipSample)
 class ClipSampleAdmin(admin.ModelAdmin):
+    # Fits a 1,366 px screen (tests/e2e/test_e2e_admin_clip_list.py measures it): the player and its
+    # waveform share a cell, the source sits under the voice and the run count under the status, the
+    # text wraps, and this page hides the admin's navigation sidebar (the filters stay).
     list_display = (
-        "id", "player", "waveform", "voice_name", "source", "text_excerpt", "duration", "score", "flags",
-        "review_status", "used_in_runs", "created_at",
+        "id", "clip_audio", "voice_and_source", "text_excerpt", "duration", "score", "flags", "status_and_runs",
+        "created",
     )
     list_display_links = ("id",)
     list_filter = (VoiceFilter, "source", "review_status", QualityFlagFilter, UsedFilter, AnalysedFilter,
@@ -401,22 +406,24 @@ class ClipSampleAdmin(admin.ModelAdmin):
             *super().get_urls(),
         ]
 
+    def changelist_view(self, request, extra_context=None):
+        # The navigation sidebar would take a quarter of a laptop screen from the clip table.
+        return super().changelist_view(request, {"is_nav_sidebar_enabled": False, **(extra_context or {})})
+
     # -- changelist columns --
 
-    @admin.display(description="Play")
-    def player(self, obj):
-        return audio_player(obj.pk) if obj.file else "-"
-
-    @admin.display(description="Waveform")
-    def waveform(self, obj):
+    @admin.display(description="Clip")
+    def clip_audio(self, obj):
         if not obj.file:
             return "-"
-        return format_html('<img class="clip-waveform" src="{}" loading="lazy" width="160" height="32" alt="">',
-                           clip_waveform_url(obj.pk))
+        return format_html(
+            '{}<img class="clip-waveform" src="{}" loading="lazy" width="150" height="24" alt="">',
+            audio_player(obj.pk), clip_waveform_url(obj.pk),
+        )
 
-    @admin.display(description="Voice")
-    def voice_name(self, obj):
-        return obj.voice.name
+    @admin.display(description="Voice", ordering="voice__name")
+    def voice_and_source(self, obj):
+        return format_html('{}<span class="clip-sub">{}</span>', obj.voice.name, obj.source)
 
     @admin.display(description="Text")
     def text_excerpt(self, obj):
@@ -439,9 +446,17 @@ class ClipSampleAdmin(admin.ModelAdmin):
             return "not analysed"
         return ", ".join(f.replace("_", " ") for f in obj.quality_flags) or "—"
 
-    @admin.display(description="Runs", ordering="used_in_runs")
-    def used_in_runs(self, obj):
-        return obj.used_in_runs
+    @admin.display(description="Review", ordering="review_status")
+    def status_and_runs(self, obj):
+        runs = obj.used_in_runs
+        used = f"in {runs} run{'s' if runs != 1 else ''}" if runs else "in no run"
+        return format_html('{}<span class="clip-sub">{}</span>', obj.get_review_status_display(), used)
+
+    @admin.display(description="Created", ordering="created_at")
+    def created(self, obj):
+        local = timezone.localtime(obj.created_at)
+        return format_html('<time datetime="{}" title="{}">{}</time>', obj.created_at.isoformat(),
+                           date_format(local, "DATETIME_FORMAT"), date_format(local, "j M H:i"))
 
     # -- detail page --
 

@@ -236,5 +236,9 @@ class GeneratedAudio(models.Model):
     clip = models.ForeignKey(ClipSample, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
+    class Meta:
+        verbose_name = "generated audio"
+        verbose_name_plural = "generated audio"  # uncountable: "audios" reads wrong in the admin
+
     def __str__(self):
         return self.sha256

@@ -189,9 +189,9 @@ def clip_review_queue(*, voice=None, limit: int = 50) -> list[ClipSample]:
     """Pending generated clips in review order, most impactful first (issue 5, item 8).
 
     First the clips the next retrain of their voice would select if they were approved (in selection
-    order), then clips whose metrics sit closest to a quality threshold (where a human decides best),
-    then the newest. See `clones.services.selection.review_queue_order`.
+    order), then clips with a metric close to a quality threshold (where a human decides best), then
+    clean clips, flagged clips and unanalysed ones. See `clones.services.review_queue`.
     """
-    from clones.services.selection import review_queue_order
+    from clones.services.review_queue import review_queue_order
 
     return review_queue_order(voice=voice, limit=limit)

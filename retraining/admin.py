@@ -314,6 +314,7 @@ class RetrainRunAdmin(admin.ModelAdmin):
             "title": "Voice slots and cleanup",
             "opts": self.model._meta,
             "quota": services.quota_overview(),
+            "holders": services.slot_holders(),
             "deletions": ProviderVoiceDeletion.objects.select_related("version__voice").order_by("-requested_at")[:20],
         }
         return TemplateResponse(request, "admin/retraining/quota.html", context)

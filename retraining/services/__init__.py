@@ -59,6 +59,7 @@ from .quota import (  # noqa: F401
     queue_position,
     quota_overview,
     quota_read,
+    slot_holders,
     slot_plan,
     staff_options,
     waiting_runs_in_order,

@@ -191,6 +191,26 @@ def _position_if_waiting(run: RetrainRun | None) -> int | None:
     return len(ahead) + 1
 
 
+def slot_holders() -> list[dict]:
+    """Every provider voice of this installation that holds a custom-voice slot now (active, candidate
+    and archived versions not yet deleted at the provider), grouped by voice, for the quota panel."""
+    versions = (
+        VoiceVersion.objects.exclude(state=VoiceVersion.State.DELETED)
+        .select_related("voice", "voice__owner", "provider_deletion")
+        .order_by("voice__name", "voice_id", "number")
+    )
+    holders = []
+    for version in versions:
+        deletion = getattr(version, "provider_deletion", None)
+        holders.append(version_summary(
+            version,
+            owner=version.voice.owner.get_username(),
+            created_at=version.created_at.isoformat(),
+            deletion_pending=deletion is not None and deletion.completed_at is None,
+        ))
+    return holders
+
+
 def quota_overview() -> dict:
     """The quota panel (admin) and `GET /api/v1/quota/`: slots, archived voices holding slots oldest first
     (with what the policy says about each), candidates, waiting runs and pending deletions."""

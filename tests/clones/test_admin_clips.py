@@ -130,7 +130,7 @@ def test_filters_by_quality_flag_usage_date_and_text_search(staff_client):
     assert shown(q="sourdough") == {clean.pk}
     assert shown(**{"created_at__gte": "2000-01-01T00:00:00+00:00"}) == {clipped.pk, quiet.pk, clean.pk, used.pk}
     page = staff_client.get(CHANGELIST, {"used": "yes"}).content.decode()
-    assert '<td class="field-used_in_runs">1</td>' in page
+    assert "in 1 run<" in page
 
 
 def test_the_changelist_issues_a_bounded_number_of_queries(staff_client, django_assert_max_num_queries):

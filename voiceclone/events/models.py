@@ -78,6 +78,7 @@ class WebhookDelivery(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name_plural = "webhook deliveries"
         constraints = [models.UniqueConstraint(fields=["webhook", "event"], name="delivery_unique_per_event")]
 
     def __str__(self):
