@@ -86,8 +86,9 @@ INSTALLED_APPS = [
     "drf_spectacular",
     # Swagger UI and Redoc assets served from the installation: the API docs work offline (no CDN).
     "drf_spectacular_sidecar",
-    "django_q",
+    # Before django_q: voiceclone's `qcluster` command (a prompt-exit wrapper) takes precedence.
     "voiceclone",
+    "django_q",
     "voiceclone.events",
     "clones",
     "fidelity",
