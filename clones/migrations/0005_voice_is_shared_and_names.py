@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('clones', '0003_clip_curation'),
+        ('clones', '0004_originals_retire_consent_and_adoption'),
     ]
 
     operations = [
