@@ -2,6 +2,7 @@
 
 import pytest
 from django.urls import reverse
+from django.utils.html import escape
 
 from clones.models import Voice
 from conversations import services as conversation_services
@@ -84,7 +85,7 @@ def test_text_message_without_javascript_gets_a_spoken_ai_labelled_reply(alice_c
     assert reply.status == Message.Status.READY
     html = alice_client.get(detail_url(conversation)).content.decode()
     assert "Hello Ada, how is the bakery?" in html
-    assert reply.text in html
+    assert escape(reply.text) in html
     assert "AI-generated" in html
     assert "Offline responder" in html  # the reply engine label (no LLM configured in tests)
     audio_url = reverse("api:message-audio", kwargs={"pk": reply.pk})

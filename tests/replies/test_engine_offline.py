@@ -171,6 +171,7 @@ def test_the_tone_follows_the_persona():
 
 @pytest.mark.parametrize(("message", "intent"), [
     ("Hello!", "greeting"), ("Good morning, Ada", "greeting"), ("Hi Ada, how are you?", "how_are_you"),
+    ("Hello Ada, how is the bakery?", "how_is"), ("How are your roses doing?", "how_is"),
     ("Who are you?", "identity"), ("Tell me about yourself", "identity"), ("Are you a real person?", "ai_check"),
     ("Tell me a short story", "story"), ("please tell me about your town", "request"),
     ("Tell me a joke", "joke"), ("What do you think about rye bread?", "opinion"),

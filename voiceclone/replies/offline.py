@@ -9,8 +9,9 @@ What it does, so a conversation still feels like one:
   "Name: Jo. Personality: gruff…", or only the voice's name) for a name, a role, interests and a tone
   (warm, gruff, formal, playful, calm; "short sentences" keeps replies short). It never calls itself
   "<name>'s voice": a voice named "Sam's voice" speaks as Sam.
-- It recognises what the message does (greets, asks how it is, asks who it is, asks a question,
-  asks for advice, a story or a joke, shares a feeling, thanks, says goodbye…) and answers that: a
+- It recognises what the message does (greets, asks how it is or how something of its is, asks who it
+  is, asks a question, asks for advice, a story or a joke, shares a feeling, thanks, says goodbye…) and
+  answers that: a
   question gets an answer-shaped reply, never "You said …".
 - It names the topic only when it finds a clean noun phrase ("about sourdough starters", "my
   grandmother" → "your grandmother"), never a fragment of the sentence.
@@ -170,6 +171,7 @@ def _persona_interests(persona: str) -> tuple[str, ...]:
 # --- what the message does -----------------------------------------------------------------------------
 
 EMPTY, GREETING, FAREWELL, THANKS, HOW_ARE_YOU = "empty", "greeting", "farewell", "thanks", "how_are_you"
+HOW_IS = "how_is"
 IDENTITY, AI_CHECK, STORY, JOKE, OPINION = "identity", "ai_check", "story", "joke", "opinion"
 PREFERENCE, ADVICE, QUESTION, YES_NO, REQUEST = "preference", "advice", "question", "yes_no", "request"
 FEELING_LOW, FEELING_HIGH, AGREE, DISAGREE, STATEMENT = "feeling_low", "feeling_high", "agree", "disagree", "statement"
@@ -182,6 +184,7 @@ _RULES: tuple[tuple[str, re.Pattern], ...] = tuple((intent, re.compile(pattern, 
                r"|\bwho am i (?:talking|speaking) (?:to|with)\b|\bwhat do you do\b"),
     (HOW_ARE_YOU, r"\bhow (?:are|r) (?:you|u|things)\b|\bhow(?:'s| is) (?:it going|life|your day|everything)\b"
                   r"|\bhow do you do\b|\bhow have you been\b|\byou (?:ok|okay|alright|all right)\b"),
+    (HOW_IS, r"\bhow(?:'s| is| are) (?:the|your|my|our|things with)\s+\w+"),
     (FAREWELL, r"^(?:ok(?:ay)?[, ]+)?(?:bye|goodbye|good night|goodnight|see (?:you|ya)|talk (?:to you )?later"
                r"|farewell|cheerio|take care|gotta go|i have to go|i'?m off)\b"),
     (THANKS, r"\b(?:thanks|thank you|thank u|thx|cheers|much appreciated|appreciate it)\b"),
@@ -329,6 +332,11 @@ _TEMPLATES: dict[str, tuple[str, ...]] = {
         "Not bad at all. I've been thinking about {interest} again. And you, how are things?",
         "{ack}, can't complain. What about you?",
         "I'm well, thank you. It's nice of you to ask. How are you keeping?",
+    ),
+    HOW_IS: (
+        "{Topic}? All good, thanks for asking! How about you?",
+        "Ticking along nicely, thank you. What's new with you?",
+        "Can't complain! Thanks for asking. What about your day?",
     ),
     IDENTITY: (
         "I'm {name}, {role}. What would you like to know?",
@@ -485,7 +493,7 @@ def _capitalise(text: str) -> str:
 
 _GREET_BACK = {TONE_WARM: ("Hi!", "Hello!", "Hey!"), TONE_GRUFF: ("Hello.", "Aye, hello."),
                TONE_FORMAL: ("Good day.", "Hello."), TONE_PLAYFUL: ("Hey hey!", "Hiya!"), TONE_CALM: ("Hello.", "Hi.")}
-_TOPIC_INTENTS = frozenset((OPINION, PREFERENCE, ADVICE, QUESTION, REQUEST, STATEMENT))
+_TOPIC_INTENTS = frozenset((HOW_IS, OPINION, PREFERENCE, ADVICE, QUESTION, REQUEST, STATEMENT))
 
 
 class OfflineEngine:
