@@ -11,8 +11,7 @@ What it does, so a conversation still feels like one:
   "<name>'s voice": a voice named "Sam's voice" speaks as Sam.
 - It recognises what the message does (greets, asks how it is or how something of its is, asks who it
   is, asks a question, asks for advice, a story or a joke, shares a feeling, thanks, says goodbye…) and
-  answers that: a
-  question gets an answer-shaped reply, never "You said …".
+  answers that: a question gets an answer-shaped reply, never "You said …".
 - It names the topic only when it finds a clean noun phrase ("about sourdough starters", "my
   grandmother" → "your grandmother"), never a fragment of the sentence.
 - Transcript tags such as the emulator's "[emulated transcript]" are removed before anything else.
