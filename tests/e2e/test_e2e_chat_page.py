@@ -235,7 +235,7 @@ def test_times_are_local_and_alike_on_chat_and_voice_pages(browser, live_server,
         page.goto(f"/voices/{voice.pk}/")
         created = page.locator(".facts time")
         expect(created).to_contain_text(expected_time(voice.created_at))
-        listed = page.locator(".link-list time")
+        listed = page.locator("section[aria-labelledby=conversations-heading] time")
         expect(listed).to_contain_text(expected_time(conversation.messages.latest("created_at").conversation.updated_at))
     finally:
         context.close()
