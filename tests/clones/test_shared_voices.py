@@ -113,8 +113,15 @@ def test_bob_cannot_reach_clips_or_originals_of_a_shared_voice(bob_api, bob, cli
     assert bob_api.get(f"/api/v1/clips/{original.pk}/audio/").status_code in (403, 404)
     proposal = bob_api.post("/api/v1/retrain-runs/", {"voice": str(shared_voice.pk)}, format="json")
     assert proposal.status_code in (403, 404)
+    originals = f"/api/v1/voices/{shared_voice.pk}/originals/"
+    assert bob_api.get(originals).status_code == 404
+    assert bob_api.get(reverse("api:voice-original-audio", kwargs={"voice_id": shared_voice.pk,
+                                                                   "pk": original.pk})).status_code == 404
+    assert bob_api.post(originals, {"consent": "true"}, format="multipart").status_code == 404
     client.force_login(bob)
     assert client.get(reverse("admin:clones_clipsample_audio", args=[original.pk])).status_code == 302  # to login
+    page = client.get(reverse("voice-detail", kwargs={"voice_id": shared_voice.pk})).content.decode()
+    assert 'id="voice-originals"' not in page and original.original_filename not in page
     # Staff still can.
     assert staff_api.get(f"/api/v1/clips/{original.pk}/audio/").status_code == 200
 
