@@ -112,7 +112,8 @@ def voice_update(request, voice_id):
     form = VoiceUpdateForm(request.POST)
     if form.is_valid():
         try:
-            services.voice_update(voice=voice, name=form.cleaned_data["name"], persona=form.cleaned_data["persona"])
+            services.voice_update(voice=voice, name=form.cleaned_data["name"], persona=form.cleaned_data["persona"],
+                                  by=request.user)
         except InvalidState as exc:
             messages.error(request, exc.message)
             return redirect("voice-detail", voice_id=voice.pk)

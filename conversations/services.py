@@ -259,9 +259,13 @@ def _history(message: Message) -> list[replies.Turn]:
 
 
 def _write_reply(message: Message) -> None:
+    from personas.services import conversation_memory_for_reply
+
     voice = message.conversation.voice
     request = replies.ReplyRequest(
-        persona=voice.persona, voice_name=voice.name, history=_history(message), language=voice.language or "en"
+        persona=voice.persona, voice_name=voice.name, history=_history(message), language=voice.language or "en",
+        # A long conversation's older messages, summarised (docs/personas.md); may enqueue a refresh.
+        memory=conversation_memory_for_reply(conversation=message.conversation),
     )
     try:
         result = replies.generate_reply(request)

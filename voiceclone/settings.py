@@ -94,6 +94,10 @@ INSTALLED_APPS = [
     "fidelity",
     "conversations",
     "retraining",
+    "auditlog",
+    "audit",
+    "personas",
+    "kits",
 ]
 
 MIDDLEWARE = [
@@ -103,6 +107,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After authentication: audit entries written while a request is handled name its user.
+    "audit.context.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -393,3 +399,30 @@ SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update({
     "RetrainRunClipRoleEnum": "retraining.models.RetrainRunClip.Role",
     "WebhookDeliveryStatusEnum": "voiceclone.events.models.WebhookDelivery.Status",
 })
+
+# --- Audit log, voice kits, personas and conversation memory (issue 15; docs/audit.md, docs/voice-kits.md,
+# docs/personas.md) -----------------------------------------------------------------------------------
+
+# django-auditlog: changes stored as JSON; entries of one request or task share a correlation id.
+AUDITLOG_STORE_JSON_CHANGES = True
+AUDITLOG_CID_GETTER = "audit.context.correlation_id"
+AUDITLOG_DISABLE_REMOTE_ADDR = False
+
+# Voice kit import limits (kits.services.validation): the uploaded zip, the sum of its uncompressed
+# files, any one file, the number of files, and the largest compression ratio a file may have.
+KIT_IMPORT_MAX_BYTES = env_int("KIT_IMPORT_MAX_BYTES", 1024 * 1024 * 1024, minimum=1024)
+KIT_IMPORT_MAX_UNCOMPRESSED_BYTES = env_int("KIT_IMPORT_MAX_UNCOMPRESSED_BYTES", 2 * 1024 * 1024 * 1024, minimum=1024)
+KIT_IMPORT_MAX_FILES = env_int("KIT_IMPORT_MAX_FILES", 20_000, minimum=10)
+KIT_IMPORT_MAX_RATIO = env_int("KIT_IMPORT_MAX_RATIO", 100, minimum=2)
+
+# Persona refinement: how many recent conversations (and messages of each) a draft reads.
+PERSONA_DRAFT_CONVERSATIONS = env_int("PERSONA_DRAFT_CONVERSATIONS", 20, minimum=1)
+PERSONA_DRAFT_MESSAGES_PER_CONVERSATION = env_int("PERSONA_DRAFT_MESSAGES_PER_CONVERSATION", 40, minimum=2)
+PERSONA_MAX_CHARS = env_int("PERSONA_MAX_CHARS", 4000, minimum=200)
+
+# Conversation memory: a conversation with at least this many messages gets a summary of everything
+# older than the recent turns the reply engine already sees; it is refreshed after this many more.
+CONVERSATION_MEMORY_THRESHOLD_MESSAGES = env_int("CONVERSATION_MEMORY_THRESHOLD_MESSAGES", 30, minimum=4)
+CONVERSATION_MEMORY_REFRESH_MESSAGES = env_int("CONVERSATION_MEMORY_REFRESH_MESSAGES", 10, minimum=1)
+# The longest memory kept; the reply engine gives it at most a third of LLM_HISTORY_CHAR_BUDGET.
+CONVERSATION_MEMORY_MAX_CHARS = env_int("CONVERSATION_MEMORY_MAX_CHARS", 1500, minimum=100)

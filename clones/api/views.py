@@ -95,7 +95,7 @@ class VoiceViewSet(
         voice = self.get_object()
         serializer = VoiceUpdateInputSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        voice = services.voice_update(voice=voice, **serializer.validated_data)
+        voice = services.voice_update(voice=voice, by=request.user, **serializer.validated_data)
         return Response(self.get_serializer(voice).data)
 
     @extend_schema(summary="Rename a voice or change its persona", request=VoiceUpdateInputSerializer)

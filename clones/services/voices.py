@@ -272,16 +272,25 @@ def voice_retry(*, voice: Voice) -> Voice:
     return voice
 
 
-def voice_update(*, voice: Voice, name: str | None = None, persona: str | None = None) -> Voice:
-    """Rename a voice or change its persona. The provider voice is not touched."""
+def voice_update(*, voice: Voice, name: str | None = None, persona: str | None = None, by=None) -> Voice:
+    """Rename a voice or change its persona. The provider voice is not touched.
+
+    A changed persona is recorded as a `manual` persona version by `by` (personas, docs/personas.md).
+    """
+    from personas.services import persona_history_ensure, persona_version_record
+
     if voice.status == Voice.Status.DISABLED:
         raise InvalidState("A disabled voice cannot be changed.")
+    persona_history_ensure(voice=voice)
     if name is not None:
         voice.name = name.strip()
     if persona is not None:
         voice.persona = persona.strip()
     voice.full_clean()
-    voice.save(update_fields=["name", "persona", "updated_at"])
+    with transaction.atomic():
+        voice.save(update_fields=["name", "persona", "updated_at"])
+        if persona is not None:
+            persona_version_record(voice=voice, text=voice.persona, source="manual", by=by)
     return voice
 
 

@@ -9,13 +9,14 @@ server (OpenAI, Ollama, vLLM); without it, from the deterministic offline
 responder, whose results say so (`is_offline`, `label`).
 """
 
-from .engines import generate_reply, get_engine
+from .engines import complete_text, generate_reply, get_engine
 from .offline import OfflineEngine
 from .openai_compatible import OpenAICompatibleEngine
 from .types import (
     ENGINE_OFFLINE,
     ENGINE_OPENAI_COMPATIBLE,
     OFFLINE_ENGINE_LABEL,
+    CompletionRequest,
     ReplyEngine,
     ReplyEngineError,
     ReplyRequest,
@@ -26,6 +27,8 @@ from .types import (
 )
 
 __all__ = [
+    "CompletionRequest",
+    "complete_text",
     "ENGINE_OFFLINE",
     "ENGINE_OPENAI_COMPATIBLE",
     "OFFLINE_ENGINE_LABEL",

@@ -12,7 +12,7 @@ from .openai_compatible import (
     DEFAULT_TIMEOUT_S,
     OpenAICompatibleEngine,
 )
-from .types import ReplyEngine, ReplyRequest, ReplyResult
+from .types import CompletionRequest, ReplyEngine, ReplyRequest, ReplyResult
 
 
 def get_engine() -> ReplyEngine:
@@ -51,3 +51,16 @@ def generate_reply(request: ReplyRequest) -> ReplyResult:
     it inside transaction.atomic.
     """
     return get_engine().reply(request)
+
+
+def complete_text(request: CompletionRequest) -> ReplyResult | None:
+    """A language model's answer to a writing job, or None when no model is configured.
+
+    With None the caller writes its own deterministic offline text and labels it as such (the
+    offline responder only writes chat replies). Raises ReplyEngineError like `generate_reply`.
+    Makes network calls: never inside transaction.atomic.
+    """
+    engine = get_engine()
+    if not isinstance(engine, OpenAICompatibleEngine):
+        return None
+    return engine.complete(request)

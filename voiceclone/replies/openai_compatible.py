@@ -12,8 +12,10 @@ from typing import Any
 
 import httpx
 
-from .prompting import build_system_prompt, history_within_budget, make_speakable
-from .types import ENGINE_OPENAI_COMPATIBLE, ReplyEngineError, ReplyRequest, ReplyResult
+from dataclasses import replace
+
+from .prompting import build_system_prompt, history_within_budget, make_speakable, split_budget, strip_reasoning
+from .types import ENGINE_OPENAI_COMPATIBLE, CompletionRequest, ReplyEngineError, ReplyRequest, ReplyResult
 
 DEFAULT_MODEL = "gpt-4o-mini"
 DEFAULT_TIMEOUT_S = 30.0
@@ -86,7 +88,10 @@ class OpenAICompatibleEngine:
         return f"OpenAICompatibleEngine(url={self.url!r}, model={self.model!r})"
 
     def build_payload(self, request: ReplyRequest) -> dict[str, Any]:
-        history = history_within_budget(request.history, char_budget=self.history_char_budget)
+        # The conversation's memory and its recent turns share one budget (docs/personas.md).
+        memory, turns_budget = split_budget(request.memory, char_budget=self.history_char_budget)
+        request = replace(request, memory=memory)
+        history = history_within_budget(request.history, char_budget=turns_budget)
         messages = [{"role": "system", "content": build_system_prompt(request)}]
         messages += [{"role": turn.role, "content": turn.text} for turn in history]
         return {
@@ -97,12 +102,31 @@ class OpenAICompatibleEngine:
         }
 
     def reply(self, request: ReplyRequest) -> ReplyResult:
+        return self._parse(self._post(self.build_payload(request)))
+
+    def complete(self, request: CompletionRequest) -> ReplyResult:
+        """Answer a writing job (persona draft, memory summary); same errors as `reply()`.
+
+        The text keeps its line breaks; only reasoning blocks are removed.
+        """
+        payload = {
+            "model": self.model,
+            "messages": [
+                {"role": "system", "content": request.instructions},
+                {"role": "user", "content": request.material},
+            ],
+            "max_tokens": request.max_tokens,
+            "temperature": TEMPERATURE,
+        }
+        return self._parse(self._post(payload), speakable=False)
+
+    def _post(self, payload: dict[str, Any]) -> httpx.Response:
         headers = {"Accept": "application/json"}
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
         try:
             with httpx.Client(timeout=self.timeout_s) as client:
-                response = client.post(self.url, json=self.build_payload(request), headers=headers)
+                response = client.post(self.url, json=payload, headers=headers)
         except httpx.TimeoutException as exc:
             raise ReplyEngineError(
                 f"The language model at {self.url} did not answer within {self.timeout_s:g}s",
@@ -120,7 +144,7 @@ class OpenAICompatibleEngine:
 
         if not response.is_success:
             raise self._status_error(response)
-        return self._parse(response)
+        return response
 
     def _status_error(self, response: httpx.Response) -> ReplyEngineError:
         status = response.status_code
@@ -140,7 +164,7 @@ class OpenAICompatibleEngine:
             retry_after_s=_retry_after_s(response) if retryable else None,
         )
 
-    def _parse(self, response: httpx.Response) -> ReplyResult:
+    def _parse(self, response: httpx.Response, *, speakable: bool = True) -> ReplyResult:
         try:
             data = response.json()
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -158,9 +182,10 @@ class OpenAICompatibleEngine:
                 retryable=False,
                 status_code=response.status_code,
             ) from exc
-        text = make_speakable(
-            _content_text(content), was_cut_off=choice.get("finish_reason") == "length"
-        )
+        if speakable:
+            text = make_speakable(_content_text(content), was_cut_off=choice.get("finish_reason") == "length")
+        else:
+            text = strip_reasoning(_content_text(content))
         if not text:
             raise ReplyEngineError(
                 f"The language model at {self.url} sent an empty reply",

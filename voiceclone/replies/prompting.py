@@ -58,7 +58,31 @@ def build_system_prompt(request: ReplyRequest) -> str:
         "one to three short sentences, no markdown, lists, emoji, stage directions or links. "
         f"Reply in {language_name(request.language)}."
     )
+    memory = request.memory.strip()
+    if memory:
+        instruction += (
+            "\n\nWhat you remember from earlier in this conversation (a summary; the latest messages "
+            f"follow as they were said):\n{memory}"
+        )
     return f"{persona}\n\n{instruction}"
+
+
+# The memory may use at most this share of the history budget; the recent turns get the rest.
+MEMORY_BUDGET_SHARE = 3
+
+
+def split_budget(memory: str, *, char_budget: int) -> tuple[str, int]:
+    """(memory cut to at most a third of `char_budget`, the characters left for the recent turns).
+
+    A memory that is too long keeps its beginning up to the last full line that fits: summaries are
+    written oldest first, and a line is one fact.
+    """
+    memory = (memory or "").strip()
+    cap = char_budget // MEMORY_BUDGET_SHARE
+    if len(memory) > cap:
+        cut = memory[:cap]
+        memory = cut[: cut.rfind("\n")].rstrip() if "\n" in cut else cut.rsplit(" ", 1)[0]
+    return memory, char_budget - len(memory)
 
 
 def history_within_budget(history: Sequence[Turn], *, char_budget: int) -> list[Turn]:
@@ -122,6 +146,11 @@ _HEADING = re.compile(r"^\s{0,3}#{1,6}\s+", re.MULTILINE)
 _BULLET = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+", re.MULTILINE)
 _LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
 _SENTENCE_END = re.compile(r"[.!?…](?=[\"')\]]*(?:\s|$))")
+
+
+def strip_reasoning(text: str) -> str:
+    """A model's answer without `<think>` blocks, keeping its line breaks (for written, not spoken, text)."""
+    return _THINK_BLOCK.sub("", text).strip()
 
 
 def make_speakable(text: str, *, was_cut_off: bool = False) -> str:

@@ -39,6 +39,9 @@ class ReplyRequest:
     voice_name: str
     history: Sequence[Turn] = ()
     language: str = "en"
+    # A summary of the conversation's older messages (personas.ConversationMemory); engines that call
+    # a model send it inside LLM_HISTORY_CHAR_BUDGET (prompting.split_budget).
+    memory: str = ""
 
     def __post_init__(self) -> None:
         # Frozen, so a caller's list cannot change under an engine.
@@ -65,6 +68,18 @@ class ReplyResult:
         if self.is_offline:
             return OFFLINE_ENGINE_LABEL
         return self.model or self.engine
+
+
+@dataclass(frozen=True)
+class CompletionRequest:
+    """A writing job for a language model that is not a chat reply (a persona draft, a memory summary).
+
+    `instructions` is the system prompt, `material` the user message; the answer keeps its line breaks.
+    """
+
+    instructions: str
+    material: str
+    max_tokens: int = 800
 
 
 class ReplyEngineError(Exception):
