@@ -28,6 +28,8 @@ from django.utils.text import Truncator
 
 from voiceclone.errors import ApplicationError
 
+from personas.admin import PersonaVersionInline
+
 from . import selectors, services, staff_views
 from .models import ClipSample, ConsentRecord, GeneratedAudio, Voice, VoiceVersion
 
@@ -90,11 +92,11 @@ class VoiceAdmin(admin.ModelAdmin):
     # The version and the status change only through services: promote/rollback (retraining), disable
     # and share (actions below), so an edit here can never point a voice at a version by hand.
     readonly_fields = ("id", "status", "current_version", "is_shared", "created_at", "updated_at", "clip_counts",
-                       "original_samples", "retrain_selection")
+                       "original_samples", "retrain_selection", "audit_log")
     fieldsets = (
         (None, {
             "fields": ("id", "owner", "name", "persona", "language", "status", "failure_reason", "current_version",
-                       "is_shared", "created_at", "updated_at"),
+                       "is_shared", "created_at", "updated_at", "audit_log"),
             "description": "Status, current version and sharing change only through actions: promote or roll "
                            "back a retrain run (Retrain runs), and the Share, Stop sharing and Disable actions "
                            "of the voice list.",
@@ -102,8 +104,8 @@ class VoiceAdmin(admin.ModelAdmin):
         ("Clips", {"fields": ("clip_counts", "original_samples")}),
         ("What a retrain would use now", {"fields": ("retrain_selection",)}),
     )
-    inlines = [VoiceVersionInline, ConsentInline]
-    actions = ["share_voices", "unshare_voices", "disable_voices"]
+    inlines = [VoiceVersionInline, ConsentInline, PersonaVersionInline]
+    actions = ["share_voices", "unshare_voices", "disable_voices", "export_voice_kit", "draft_persona"]
 
     @admin.action(description="Share selected voices with every user (chat only)")
     def share_voices(self, request, queryset):
@@ -131,6 +133,50 @@ class VoiceAdmin(admin.ModelAdmin):
         for voice in voices:
             services.voice_disable(voice=voice)
         self.message_user(request, f"{len(voices)} voice(s) disabled.", messages.SUCCESS)
+
+    def save_model(self, request, obj, form, change):
+        # A persona edited here is a persona version like any other (personas, docs/personas.md).
+        if change and "persona" in form.changed_data:
+            from personas.services import persona_history_ensure, persona_version_record
+
+            persona_history_ensure(voice=obj)
+            super().save_model(request, obj, form, change)
+            persona_version_record(voice=obj, text=obj.persona, source="manual", by=request.user)
+            return
+        super().save_model(request, obj, form, change)
+
+    @admin.display(description="Audit log")
+    def audit_log(self, obj):
+        if obj is None or obj._state.adding:
+            return "-"
+        url = reverse("admin:auditlog_logentry_changelist") + f"?voice={obj.pk}"
+        return format_html('<a href="{}">Every recorded action on this voice, its clips, runs and consent</a>', url)
+
+    @admin.action(description="Export the voice kit (zip: originals, approved clips, metadata, manifest)")
+    def export_voice_kit(self, request, queryset):
+        from kits.services import voice_kit_export
+        from voiceclone.streaming import streaming_download
+
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one voice to export.", messages.ERROR)
+            return None
+        export = voice_kit_export(voice=queryset.get(), by=request.user)
+        return streaming_download(request, iter(export), filename=export.filename, content_type="application/zip",
+                                  size=export.size_bytes)
+
+    @admin.action(description="Draft an improved persona from recent conversations")
+    def draft_persona(self, request, queryset):
+        from personas.services import persona_draft_request
+
+        drafted = 0
+        for voice in queryset:
+            try:
+                persona_draft_request(voice=voice, by=request.user)
+                drafted += 1
+            except ApplicationError as exc:
+                self.message_user(request, f"{voice.name}: {exc.message}", messages.WARNING)
+        if drafted:
+            self.message_user(request, f"Drafting {drafted} persona(s); review them under Persona drafts.")
 
     class Media:
         css = {"all": ["admin_clones/clips.css"]}

@@ -25,7 +25,7 @@ import soundfile as sf
 
 from voiceclone.errors import UnsupportedAudio
 
-__all__ = ["AudioInfo", "AudioProbeError", "decode_audio", "probe_and_decode", "probe_audio"]
+__all__ = ["AudioInfo", "AudioProbeError", "audio_format_of", "decode_audio", "probe_and_decode", "probe_audio"]
 
 SUPPORTED_LABEL = "WAV, MP3, OGG, WebM or M4A"
 
@@ -96,6 +96,15 @@ def decode_audio(data: bytes) -> tuple[np.ndarray, int]:
 def probe_and_decode(data: bytes, *, filename: str = "") -> tuple[AudioInfo, np.ndarray]:
     """`probe_audio` and `decode_audio` in one decoding pass, for callers that need both."""
     return _load(data, filename=filename, keep_samples=True)
+
+
+def audio_format_of(data: bytes) -> str | None:
+    """The container `data` starts like ("wav", "mp3", "ogg", "flac", "webm", "m4a"), without decoding.
+
+    A cheap first check for many files (voice kit import); only `probe_audio` proves that a file plays.
+    """
+    found, _certain = _sniff(data)
+    return found
 
 
 # --- sniffing -------------------------------------------------------------------------------------------

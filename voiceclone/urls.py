@@ -6,7 +6,10 @@ from rest_framework.routers import DefaultRouter
 from clones.api.clips import ClipViewSet
 from clones.api.originals import VoiceOriginalViewSet
 from clones.api.views import VoiceViewSet
+from conversations.api.export import ConversationExportView
 from conversations.api.views import ConversationViewSet, MessageViewSet
+from kits.api.urls import urlpatterns as kit_api_urls
+from personas.api.urls import urlpatterns as persona_api_urls
 from retraining.api.views import QuotaViewSet, RetrainRunViewSet
 from voiceclone import api_docs
 from voiceclone.auth_api import ObtainTokenView
@@ -28,10 +31,16 @@ urlpatterns = [
     path("api/v1/auth/token/", ObtainTokenView.as_view(), name="api-token"),
     # The issue's documented spelling has no trailing slash; both reach the same view.
     path("api/v1/messages/<uuid:pk>/audio", MessageViewSet.as_view({"get": "audio"}), name="message-audio-bare"),
-    path("api/v1/", include((router.urls, "api"))),
+    path("api/v1/", include((
+        # Voice kits, persona versions/drafts and conversation export (issue 15) beside the router's routes.
+        kit_api_urls + persona_api_urls + [
+            path("conversations/<uuid:pk>/export/", ConversationExportView.as_view(), name="conversation-export"),
+        ] + router.urls, "api"))),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # Swagger UI and Redoc from the installation, loading nothing from outside (voiceclone/api_docs.py).
     path("api/docs/", api_docs.swagger_ui, name="api-docs"),
     path("api/redoc/", api_docs.redoc, name="api-redoc"),
+    path("", include("kits.urls")),
+    path("", include("personas.urls")),
     path("", include("voiceclone.pages_urls")),
 ]

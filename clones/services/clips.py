@@ -19,6 +19,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django_q.tasks import async_task
 
+from audit.services import audit_record_many
 from clones import storage
 from clones.models import ClipSample
 from voiceclone.errors import InvalidState
@@ -179,12 +180,20 @@ def clips_bulk_review(
             skipped = [pk for pk in requested_ids if pk not in found]
         else:
             skipped = list(requested.exclude(source=ClipSample.Source.GENERATED).values_list("pk", flat=True))
+        # The UPDATE bypasses save(), so model-level audit tracking cannot see it: record each clip's
+        # decision explicitly, before/after, in one INSERT (audit.services, docs/audit.md).
+        before = list(reviewable.select_related("voice").only(
+            "pk", "voice__name", "voice_id", "source", "review_status", "review_reason", "reviewed_by_id"))
         updated = reviewable.update(
             review_status=status,
             review_reason=reason,
             reviewed_by=None if is_pending else reviewer,
             reviewed_at=None if is_pending else timezone.now(),
         )
+        audit_record_many(actor=reviewer, action="clip.reviewed", data={"bulk": True}, items=[
+            (clip, {"review_status": [clip.review_status, status], "review_reason": [clip.review_reason, reason]})
+            for clip in before
+        ])
     return BulkReviewResult(updated=updated, skipped_ids=skipped)
 
 
