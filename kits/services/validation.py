@@ -127,7 +127,7 @@ def _check_entries(archive: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
         name = info.filename
         reason = _check_path(name)
         if reason:
-            errors.append(f"{name!r} {reason}.")
+            errors.append(f"{name} {reason}.")
             continue
         if name in by_name:
             errors.append(f"{name} appears twice.")
