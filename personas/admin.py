@@ -7,7 +7,7 @@ from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from voiceclone.errors import ApplicationError
 
@@ -100,9 +100,8 @@ class PersonaDraftAdmin(admin.ModelAdmin):
         lines = services.persona_draft_diff(obj)
         colours = {"added": "#e6ffec", "removed": "#ffebe9", "same": "transparent"}
         marks = {"added": "+ ", "removed": "- ", "same": "  "}
-        rows = format_html("").join(
-            format_html('<div style="background:{}">{}{}</div>', colours[kind], marks[kind], line)
-            for kind, line in lines
+        rows = format_html_join(
+            "", '<div style="background:{}">{}{}</div>', ((colours[kind], marks[kind], line) for kind, line in lines)
         )
         return format_html('<pre style="white-space:pre-wrap">{}</pre>', rows)
 
