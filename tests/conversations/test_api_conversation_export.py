@@ -93,8 +93,6 @@ def test_downloads_stream_under_asgi_too(alice, alice_api, alice_voice, alice_co
     """Under ASGI a sync iterator would be read whole into memory first: the body must be an async iterator."""
     import asyncio
 
-    from asgiref.sync import sync_to_async
-
     send_text(alice_api, alice_conversation, "Hello!", run_tasks)
 
     async def fetch(url):
@@ -109,4 +107,3 @@ def test_downloads_stream_under_asgi_too(alice, alice_api, alice_voice, alice_co
         response, data, count = asyncio.run(fetch(url))
         assert response.status_code == 200 and int(response["Content-Length"]) == len(data) and count > 1
         assert zipfile.ZipFile(io.BytesIO(data)).testzip() is None
-    assert sync_to_async  # imported for the thread hop the download uses

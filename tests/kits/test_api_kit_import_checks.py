@@ -1,7 +1,6 @@
 """Importing a kit checks everything before storing anything: each refusal is a 400 with a code."""
 
 import hashlib
-import io
 import json
 import zipfile
 
@@ -161,20 +160,19 @@ def test_limits_on_the_kit_and_its_unpacked_size(bob_api, kit_files, run_tasks, 
 
 def test_an_entry_that_lies_about_its_size_is_not_read_past_it(bob_api, kit_files, run_tasks):
     kit = bytearray(write_kit(kit_files))
-    # Shrink the declared size of README.txt in its central directory record: reading must stop there.
-    with zipfile.ZipFile(io.BytesIO(bytes(kit))) as archive:
-        info = archive.getinfo("README.txt")
-    central = bytes(kit).rfind(b"PK\x01\x02", 0, bytes(kit).find(b"PK\x05\x06"))
-    offset = bytes(kit).find(b"PK\x01\x02")
+    # Shrink README.txt's declared size in the central directory: reading must stop at the declared size.
+    offset = kit.find(b"PK\x01\x02")
     while offset != -1:
         name_len = int.from_bytes(kit[offset + 28:offset + 30], "little")
         if kit[offset + 46:offset + 46 + name_len] == b"README.txt":
-            kit[offset + 24:offset + 28] = (info.file_size - 5).to_bytes(4, "little")
+            declared = int.from_bytes(kit[offset + 24:offset + 28], "little")
+            kit[offset + 24:offset + 28] = (declared - 5).to_bytes(4, "little")
             break
-        offset = bytes(kit).find(b"PK\x01\x02", offset + 4)
-    assert central != -1
-    response = import_kit(bob_api, bytes(kit), run_tasks)
-    assert response.status_code == 400 and response.json()["code"] in {"zip_bomb", "not_a_zip", "checksum_mismatch"}
+        offset = kit.find(b"PK\x01\x02", offset + 4)
+    assert offset != -1
+    # zipfile stops at the declared size too, so the entry's checksum (CRC) fails: a damaged zip.
+    body = refused(import_kit(bob_api, bytes(kit), run_tasks), "not_a_zip")
+    assert "README.txt" in body["detail"]
 
 
 def test_a_clip_that_does_not_decode_is_left_out_and_reported(bob_api, kit_files, run_tasks):
