@@ -27,14 +27,14 @@ TRACKED = {
     },
     "clones.VoiceVersion": {
         "include": ["voice", "number", "provider_voice_id", "state", "created_by_run", "training_lineage_depth",
-                    "archived_at", "deleted_at"],
+                    "adopted_at", "archived_at", "deleted_at"],
     },
     # The consenter's IP address and user agent stay on the record, not in the log.
     "clones.ConsentRecord": {
         "include": ["voice", "given_by", "speaker_name", "statement_version", "method", "statement_file"],
     },
     "clones.ClipSample": {
-        "include": ["review_status", "review_reason", "reviewed_by", "reviewed_at"],
+        "include": ["review_status", "review_reason", "reviewed_by", "reviewed_at", "retired_at", "retired_by"],
         "skip_create": True,
     },
     "retraining.RetrainRun": {

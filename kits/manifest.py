@@ -60,6 +60,7 @@ _audio_file = {
         "text": {"type": "string", "maxLength": 20000},
         "original_filename": {"type": "string", "maxLength": 255},
         "lineage_depth": {"type": "integer", "minimum": 0, "maximum": 1000},
+        "lineage_unknown": {"type": "boolean"},
         "version": {"type": ["integer", "null"], "minimum": 1},
         "character_cost": {"type": ["integer", "null"], "minimum": 0},
         "metrics": {"type": "object", "additionalProperties": _nullable_number,

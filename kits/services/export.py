@@ -57,6 +57,7 @@ def _audio_entry(clip: ClipSample, kit_id: str, directory: str) -> tuple[dict, k
         "created_at": kit.iso(clip.created_at),
         "text": clip.text,
         "lineage_depth": clip.lineage_depth,
+        "lineage_unknown": clip.is_lineage_unknown,
         "metrics": {name: getattr(clip, name) for name in kit.CLIP_METRICS},
         "quality_flags": list(clip.quality_flags or []),
         "analysed_at": kit.iso(clip.analysed_at),
@@ -76,12 +77,13 @@ def _audio_entry(clip: ClipSample, kit_id: str, directory: str) -> tuple[dict, k
 
 
 def _exportable_clips(voice: Voice):
-    """Originals and approved generated clips with stored audio, in kit order."""
+    """Active originals and approved generated clips with stored audio, in kit order."""
     base = (
         ClipSample.objects.filter(voice=voice).exclude(file="").exclude(sha256="")
         .select_related("reviewed_by", "version").order_by("created_at", "id")
     )
-    originals = list(base.filter(source=ClipSample.Source.ORIGINAL))
+    # A retired original is never used to clone or retrain this voice again, so it does not travel either.
+    originals = list(base.filter(source=ClipSample.Source.ORIGINAL, retired_at__isnull=True))
     generated = list(base.filter(source=ClipSample.Source.GENERATED, review_status=ClipSample.ReviewStatus.APPROVED))
     return originals, generated
 

@@ -188,3 +188,14 @@ def test_a_clip_that_does_not_decode_is_left_out_and_reported(bob_api, kit_files
     assert [r["id"] for r in kit_import.rejected] == [entry["id"]]
     assert not default_storage.exists(kit_import.kit_file)
     assert ClipSample.objects.filter(voice=kit_import.voice, source="generated").count() == 2
+
+
+def test_a_retired_original_stays_out_of_the_kit(alice_api, alice_voice, staff):
+    from clones.services import original_retire
+
+    original = ClipSample.objects.filter(voice_id=alice_voice, source="original").order_by("id").first()
+    original_retire(clip=original, by=staff)
+    manifest = manifest_of(read_kit(export_kit(alice_api, alice_voice)))
+    assert [o["sha256"] for o in manifest["originals"]] == list(
+        ClipSample.objects.filter(voice_id=alice_voice, source="original", retired_at=None).values_list("sha256", flat=True))
+    assert len(manifest["originals"]) == 1
