@@ -93,6 +93,9 @@ def test_downloads_stream_under_asgi_too(alice, alice_api, alice_voice, alice_co
     """Under ASGI a sync iterator would be read whole into memory first: the body must be an async iterator."""
     import asyncio
 
+    from asgiref.sync import sync_to_async
+    from django.db import connections
+
     send_text(alice_api, alice_conversation, "Hello!", run_tasks)
 
     async def fetch(url):
@@ -101,6 +104,9 @@ def test_downloads_stream_under_asgi_too(alice, alice_api, alice_voice, alice_co
         response = await client.get(url)
         assert response.is_async
         chunks = [chunk async for chunk in response.streaming_content]
+        # The views ran in asgiref's worker thread, which opened its own database connection: close it, or
+        # PostgreSQL's test database cannot be dropped at the end of the run.
+        await sync_to_async(connections.close_all)()
         return response, b"".join(chunks), len(chunks)
 
     for url in (f"/conversations/{alice_conversation}/export/", f"/voices/{alice_voice}/kit/"):
