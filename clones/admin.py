@@ -28,7 +28,7 @@ from django.utils.text import Truncator
 
 from voiceclone.errors import ApplicationError
 
-from personas.admin import PersonaVersionInline
+from personas.admin import persona_history_html
 
 from . import selectors, services, staff_views
 from .models import ClipSample, ConsentRecord, GeneratedAudio, Voice, VoiceVersion
@@ -92,7 +92,7 @@ class VoiceAdmin(admin.ModelAdmin):
     # The version and the status change only through services: promote/rollback (retraining), disable
     # and share (actions below), so an edit here can never point a voice at a version by hand.
     readonly_fields = ("id", "status", "current_version", "is_shared", "created_at", "updated_at", "clip_counts",
-                       "original_samples", "retrain_selection", "audit_log")
+                       "original_samples", "retrain_selection", "audit_log", "persona_history")
     fieldsets = (
         (None, {
             "fields": ("id", "owner", "name", "persona", "language", "status", "failure_reason", "current_version",
@@ -101,10 +101,11 @@ class VoiceAdmin(admin.ModelAdmin):
                            "back a retrain run (Retrain runs), and the Share, Stop sharing and Disable actions "
                            "of the voice list.",
         }),
+        ("Persona versions", {"fields": ("persona_history",)}),
         ("Clips", {"fields": ("clip_counts", "original_samples")}),
         ("What a retrain would use now", {"fields": ("retrain_selection",)}),
     )
-    inlines = [VoiceVersionInline, ConsentInline, PersonaVersionInline]
+    inlines = [VoiceVersionInline, ConsentInline]
     actions = ["share_voices", "unshare_voices", "disable_voices", "export_voice_kit", "draft_persona"]
 
     @admin.action(description="Share selected voices with every user (chat only)")
@@ -144,6 +145,12 @@ class VoiceAdmin(admin.ModelAdmin):
             persona_version_record(voice=obj, text=obj.persona, source="manual", by=request.user)
             return
         super().save_model(request, obj, form, change)
+
+    @admin.display(description="Persona versions")
+    def persona_history(self, obj):
+        if obj is None or obj._state.adding:
+            return "-"
+        return persona_history_html(obj)
 
     @admin.display(description="Audit log")
     def audit_log(self, obj):

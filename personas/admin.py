@@ -15,20 +15,17 @@ from . import services
 from .models import ConversationMemory, PersonaDraft, PersonaVersion
 
 
-class PersonaVersionInline(admin.TabularInline):
-    """On the voice's admin page: its persona versions (read-only; restore with the action below)."""
-
-    model = PersonaVersion
-    fk_name = "voice"
-    extra = 0
-    fields = ("number", "source", "author", "created_at", "text")
-    readonly_fields = fields
-    can_delete = False
-    ordering = ("-number",)
-    max_num = 0
-
-    def has_add_permission(self, request, obj=None):
-        return False
+def persona_history_html(voice) -> str:
+    """The voice's persona versions for its admin page (newest first), each linked; restore is an action
+    of the Persona versions list. A read-only field rather than an inline: no formset to submit."""
+    versions = PersonaVersion.objects.filter(voice=voice).select_related("created_by").order_by("-number")[:20]
+    if not versions:
+        return "No recorded changes yet (the persona above is version 1)."
+    return format_html_join(
+        "", '<div><a href="{}">v{}</a> · {} by {} · {}</div>',
+        ((reverse("admin:personas_personaversion_change", args=[v.pk]), v.number, v.get_source_display(), v.author,
+          v.created_at.strftime("%Y-%m-%d %H:%M")) for v in versions),
+    )
 
 
 @admin.register(PersonaVersion)

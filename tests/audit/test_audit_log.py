@@ -149,7 +149,7 @@ def test_admin_actions_name_the_staff_member(client, staff):
     response = client.post(f"/admin/clones/voice/{voice.pk}/change/", {
         "owner": voice.owner_id, "name": voice.name, "persona": "You are new.", "language": "en", "status": "ready",
         "failure_reason": "", "current_version": voice.current_version_id,
-        **{f"{prefix}-{key}": value for prefix in ("versions", "consents", "persona_versions")
+        **{f"{prefix}-{key}": value for prefix in ("versions", "consents")
            for key, value in (("TOTAL_FORMS", 0), ("INITIAL_FORMS", 0), ("MIN_NUM_FORMS", 0), ("MAX_NUM_FORMS", 0))},
     })
     assert response.status_code == 302, response.content[:2000]
