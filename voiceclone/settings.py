@@ -97,10 +97,12 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so that it sees every answer: under /api/ errors are JSON, never Django's HTML pages.
+    "voiceclone.api.ApiJsonErrorMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
+    "voiceclone.api.ApiCommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -241,8 +243,14 @@ UPLOAD_MIN_DURATION_S = env_float("UPLOAD_MIN_DURATION_S", 1.0, minimum=0)
 UPLOAD_MAX_DURATION_S = env_float("UPLOAD_MAX_DURATION_S", 300.0, minimum=1)
 VOICE_MAX_SAMPLES = env_int("VOICE_MAX_SAMPLES", 25, minimum=1)
 # Django keeps larger request bodies on disk; the per-file check above is what users see.
+# A non-file body (JSON, form fields) larger than this is refused with 413 `request_too_large`.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# Most ids one clip bulk review takes; the form-field cap leaves room for them plus a few fields,
+# so the largest bulk review the schema allows also works as multipart (docs/api-errors.md).
+CLIP_BULK_REVIEW_MAX_IDS = 1000
+DATA_UPLOAD_MAX_NUMBER_FIELDS = CLIP_BULK_REVIEW_MAX_IDS + 100
+DATA_UPLOAD_MAX_NUMBER_FILES = 100
 CONSENT_STATEMENT_VERSION = "2026-11-v1"
 
 # --- Retraining ----------------------------------------------------------------------------------
@@ -265,6 +273,11 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PARSER_CLASSES": [
+        "voiceclone.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "EXCEPTION_HANDLER": "voiceclone.api.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
         "rest_framework.throttling.UserRateThrottle",
