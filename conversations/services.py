@@ -8,12 +8,13 @@ no second reply text, no second TTS when the audio is already stored, never a du
 """
 
 import logging
+import re
 import time
 from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django_q.tasks import async_task
@@ -25,7 +26,7 @@ from clones.selectors import voice_is_usable_by
 from clones.services import generated_audio_register
 from voiceclone import provider, replies
 from voiceclone.background import enqueue_on_commit
-from voiceclone.errors import InvalidState
+from voiceclone.errors import ApplicationError, InvalidState
 from voiceclone.events.services import event_emit
 
 from .models import Conversation, Message
@@ -70,18 +71,17 @@ def message_send(
     """Store a user message (text or a recording) and a pending assistant reply; enqueue the turn.
 
     Returns (user_message, assistant_message). With an `idempotency_key` already used in this
-    conversation, returns the existing pair instead of creating a second turn. Raises
-    ValidationError for empty/oversized input, InvalidState when the conversation is archived or
-    the voice is not ready.
+    conversation, returns the existing pair instead of creating a second turn, also when the
+    duplicates arrive at once (the unique constraint picks one; the others answer its pair and
+    remove the recording they stored). Raises ApplicationError `invalid_idempotency_key` for a
+    malformed key, ValidationError for empty/oversized input, InvalidState when the conversation is
+    archived or the voice is not ready.
     """
     if idempotency_key:
-        existing = (
-            Message.objects.filter(conversation=conversation, idempotency_key=idempotency_key)
-            .select_related("reply")
-            .first()
-        )
+        idempotency_key_validate(idempotency_key)
+        existing = _turn_for_key(conversation, idempotency_key)
         if existing is not None:
-            return existing, existing.reply
+            return existing
     if conversation.is_archived:
         raise InvalidState("This conversation is archived; start a new one to keep talking.")
     voice = conversation.voice
@@ -99,32 +99,70 @@ def message_send(
         raise ValidationError({"text": [f"Messages are limited to {MAX_TEXT_CHARS} characters."]})
 
     user_message = Message(
-        conversation=conversation, role=Message.Role.USER, text=text, idempotency_key=idempotency_key[:128]
+        conversation=conversation, role=Message.Role.USER, text=text, idempotency_key=idempotency_key
     )
+    stored = None
     if audio is not None:
         info = _validate_recording(audio, audio_filename)
         user_message.input_kind = Message.InputKind.AUDIO
         user_message.user_audio_content_type = info.content_type
         # Private to its owner and never a training source: it lives outside clone_responses/.
+        # The path holds this attempt's own message id, so a racing duplicate never overwrites it.
         path = storage.user_audio_path(
             user_id=conversation.user_id,
             conversation_id=conversation.pk,
             message_id=user_message.pk,
             extension=info.extension,
         )
-        user_message.user_audio = storage.save_bytes(path, audio)
+        stored = user_message.user_audio = storage.save_bytes(path, audio)
 
-    with transaction.atomic():
-        user_message.save()
-        assistant = Message.objects.create(
-            conversation=conversation,
-            role=Message.Role.ASSISTANT,
-            status=Message.Status.PENDING,
-            in_reply_to=user_message,
-        )
-        Conversation.objects.filter(pk=conversation.pk).update(updated_at=timezone.now())
-        enqueue_on_commit("conversations.tasks.message_reply_generate", assistant.pk)
+    try:
+        with transaction.atomic():
+            user_message.save()
+            assistant = Message.objects.create(
+                conversation=conversation,
+                role=Message.Role.ASSISTANT,
+                status=Message.Status.PENDING,
+                in_reply_to=user_message,
+            )
+            Conversation.objects.filter(pk=conversation.pk).update(updated_at=timezone.now())
+            enqueue_on_commit("conversations.tasks.message_reply_generate", assistant.pk)
+    except BaseException as exc:
+        # The file was stored before the row (no transaction across storage I/O): remove it when
+        # the row is not written, so a lost race or a failed insert leaves nothing orphaned.
+        if stored:
+            storage.default_storage.delete(stored)
+        if isinstance(exc, IntegrityError) and idempotency_key:
+            # Another request with the same key inserted first (the unique constraint decided).
+            existing = _turn_for_key(conversation, idempotency_key)
+            if existing is not None:
+                return existing
+        raise
     return user_message, assistant
+
+
+IDEMPOTENCY_KEY_MAX_CHARS = 128
+_IDEMPOTENCY_KEY_RE = re.compile(r"[A-Za-z0-9._:+/=-]+")
+
+
+def idempotency_key_validate(key: str) -> None:
+    """Raise ApplicationError `invalid_idempotency_key` unless `key` is 1–128 characters of
+    letters, digits and `. _ : + / = -` (UUIDs, ULIDs and base64 tokens all fit)."""
+    if len(key) > IDEMPOTENCY_KEY_MAX_CHARS or not _IDEMPOTENCY_KEY_RE.fullmatch(key):
+        raise ApplicationError(
+            f"Idempotency-Key must be 1–{IDEMPOTENCY_KEY_MAX_CHARS} characters of letters, digits and "
+            "“. _ : + / = -”, e.g. a UUID.",
+            code="invalid_idempotency_key",
+        )
+
+
+def _turn_for_key(conversation: Conversation, key: str) -> tuple[Message, Message] | None:
+    existing = (
+        Message.objects.filter(conversation=conversation, role=Message.Role.USER, idempotency_key=key)
+        .select_related("reply")
+        .first()
+    )
+    return (existing, existing.reply) if existing is not None else None
 
 
 def _validate_recording(audio: bytes, filename: str):

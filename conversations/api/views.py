@@ -30,7 +30,9 @@ class MessageCursorPagination(CreatedCursorPagination):
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
     "Idempotency-Key", str, OpenApiParameter.HEADER, required=False,
-    description="Repeat a POST with the same key to get the original result instead of a second turn.",
+    description="Repeat a POST with the same key to get the original turn instead of a second one, also when the "
+                "repeats arrive at once. 1–128 characters: letters, digits and `. _ : + / = -` (e.g. a UUID); "
+                "anything else is a 400 `invalid_idempotency_key`.",
 )
 
 
