@@ -24,11 +24,12 @@ from clones.audio import AudioProbeError, probe_audio
 from clones.models import ClipSample, Voice
 from clones.selectors import voice_is_usable_by
 from clones.services import generated_audio_register
-from voiceclone import provider, replies
+from voiceclone import provider, ratelimit, replies
 from voiceclone.background import enqueue_on_commit
-from voiceclone.errors import ApplicationError, InvalidState
+from voiceclone.errors import ApplicationError, InvalidState, RateLimited, wait_phrase
 from voiceclone.events.services import event_emit
 
+from . import selectors
 from .models import Conversation, Message
 
 logger = logging.getLogger(__name__)
@@ -89,6 +90,15 @@ def message_send(
         raise InvalidState(f"The voice “{voice.name}” is not available (status: {voice.status}).")
     if not voice_is_usable_by(user=conversation.user, voice=voice):
         raise InvalidState(f"The voice “{voice.name}” is no longer shared with you.")
+    try:
+        _turn_allowance_check(user_id=conversation.user_id)
+    except RateLimited:
+        # Concurrent repeats of one key each count as an attempt: one whose turn exists by now
+        # answers that turn, like any repeat, rather than a 429.
+        existing = _turn_for_key(conversation, idempotency_key) if idempotency_key else None
+        if existing is None:
+            raise
+        return existing
 
     text = (text or "").strip()
     if audio is None and not text:
@@ -165,6 +175,38 @@ def _turn_for_key(conversation: Conversation, key: str) -> tuple[Message, Messag
     return (existing, existing.reply) if existing is not None else None
 
 
+def _turn_allowance_check(*, user_id) -> None:
+    """Refuse a turn (RateLimited, 429) when today's TTS budget is spent or turns come too fast.
+
+    The budget is refused here, before anything is stored, when it is already used up: the user
+    learns it at once instead of waiting for a reply that fails. A reply that would overrun what is
+    left fails in the task (`tts_budget_exhausted`), where its length is known.
+    """
+    budget = settings.TTS_DAILY_CHARS_PER_USER
+    if budget and selectors.tts_characters_used_today(user_id=user_id) >= budget:
+        resets_in = selectors.tts_budget_resets_in_s()
+        raise RateLimited(
+            f"Today's spoken-reply allowance of {budget:,} characters is used up. It renews "
+            f"{wait_phrase(resets_in)} (00:00 UTC).",
+            code="tts_budget_exhausted", retry_after_s=resets_in,
+        )
+    ratelimit.attempt_or_refuse("chat-turn", str(user_id), settings.CHAT_TURN_RATE, what="messages")
+
+
+def _tts_budget_check(message: Message) -> None:
+    """Before paying for TTS: fail the turn when its text would overrun the owner's daily budget."""
+    budget = settings.TTS_DAILY_CHARS_PER_USER
+    if not budget:
+        return
+    used = selectors.tts_characters_used_today(user_id=message.conversation.user_id)
+    if used + len(message.text) > budget:
+        raise _TurnFailed(
+            "tts_budget_exhausted",
+            f"Today's spoken-reply allowance is used up ({used:,} of {budget:,} characters; this reply needs "
+            f"{len(message.text):,}). Retry after 00:00 UTC.",
+        )
+
+
 def _validate_recording(audio: bytes, filename: str):
     if len(audio) > settings.UPLOAD_MAX_BYTES:
         raise ValidationError(
@@ -182,7 +224,10 @@ def _validate_recording(audio: bytes, filename: str):
 
 
 def message_retry(*, message: Message) -> Message:
-    """Retry a failed reply. Raises InvalidState unless it is a failed assistant message."""
+    """Retry a failed reply. Raises InvalidState unless it is a failed assistant message, RateLimited
+    like a new turn (it costs the same)."""
+    if message.role == Message.Role.ASSISTANT and message.status == Message.Status.FAILED:
+        _turn_allowance_check(user_id=message.conversation.user_id)
     with transaction.atomic():
         updated = Message.objects.filter(
             pk=message.pk, role=Message.Role.ASSISTANT, status=Message.Status.FAILED
@@ -326,6 +371,7 @@ def _speak_and_store(message: Message) -> ClipSample:
 
     voice = message.conversation.voice
     version = Voice.objects.select_related("current_version").get(pk=voice.pk).current_version
+    _tts_budget_check(message)
     try:
         result = provider.tts(voice_id=version.provider_voice_id, text=message.text)
     except provider.VoiceNotFound:

@@ -123,6 +123,10 @@ class LiveStack:
         assert result.returncode == 0, result.stderr[-3000:]
         return json.loads(result.stdout.strip().splitlines()[-1])
 
+    def log_tail(self, chars: int = 4000) -> str:
+        """The end of every server's log, for a failing assertion's message."""
+        return "\n".join(p.read_text(errors="replace")[-chars:] for p in sorted(self.tmp_path.glob("server-*.log")))
+
     def files_under(self, prefix: str) -> list[str]:
         root = self.media / prefix
         return sorted(str(p.relative_to(self.media)) for p in root.rglob("*") if p.is_file()) if root.exists() else []

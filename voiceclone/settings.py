@@ -6,6 +6,7 @@ A profile (PostgreSQL, Redis broker, S3 storage) switches on when its variable i
 Every variable is listed once, with its default, in README.md.
 """
 
+import re
 from pathlib import Path
 
 import environ
@@ -52,6 +53,20 @@ def env_float(name: str, default: float, *, minimum: float | None = None) -> flo
     if minimum is not None and value < minimum:
         raise ImproperlyConfigured(f"{name} must be >= {minimum}, got {value}")
     return value
+
+
+_RATE_PERIODS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hour": 3600, "d": 86400, "day": 86400}
+
+
+def env_rate(name: str, default: str) -> tuple[int, int] | None:
+    """A limit such as `10/15m` or `20/hour` as (count, period seconds); empty or `0` = no limit (None)."""
+    raw = env.str(name, default=default).strip().lower()
+    if raw in ("", "0", "off", "none"):
+        return None
+    match = re.fullmatch(r"(\d+)/(\d*)([a-z]+)", raw)
+    if not match or int(match[1]) == 0 or int(match[2] or 1) == 0 or match[3] not in _RATE_PERIODS:
+        raise ImproperlyConfigured(f"{name} must look like 10/15m or 20/hour (or be empty for no limit), got {raw!r}")
+    return int(match[1]), int(match[2] or 1) * _RATE_PERIODS[match[3]]
 
 
 def env_optional_int(name: str, default: int | None) -> int | None:
@@ -208,6 +223,21 @@ else:
     Q_CLUSTER["orm"] = "default"
     Q_CLUSTER["poll"] = env_float("Q_POLL_S", 0.5, minimum=0.05)
 
+# --- Cache: shared by every process (throttles, attempt limits); Redis if REDIS_URL is set -------
+# Never per process (local memory): limits would multiply with web workers (issue 13). The database
+# cache table is created by a migration (voiceclone/migrations), so `migrate` is the only setup step.
+# Never `cache.clear()`: on Redis it empties the database the django-q2 broker shares.
+
+CACHE_TABLE = "voiceclone_cache"
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+                          "KEY_PREFIX": "voiceclone"}}
+else:
+    # Expired rows are deleted only once the table holds MAX_ENTRIES; live counters are culled only
+    # beyond that, which this size keeps far away for the few keys per active user the limits use.
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": CACHE_TABLE,
+                          "OPTIONS": {"MAX_ENTRIES": 50_000}}}
+
 # --- ElevenLabs: the local emulator unless ELEVENLABS_API_KEY is set ----------------------------
 
 ELEVENLABS_API_KEY = env.str("ELEVENLABS_API_KEY", default="")
@@ -279,15 +309,31 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.MultiPartParser",
     ],
     "EXCEPTION_HANDLER": "voiceclone.api.exception_handler",
+    # Rates are read from API_THROTTLE_USER / API_THROTTLE_ANON below at each request.
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.UserRateThrottle",
-        "rest_framework.throttling.AnonRateThrottle",
+        "voiceclone.throttling.UserRateThrottle",
+        "voiceclone.throttling.AnonRateThrottle",
     ],
-    "DEFAULT_THROTTLE_RATES": {
-        "user": env.str("API_THROTTLE_USER", default="2000/hour"),
-        "anon": env.str("API_THROTTLE_ANON", default="100/hour"),
-    },
+    # Trusted reverse proxies in front of the app: the client IP is then read from X-Forwarded-For.
+    "NUM_PROXIES": env_int("NUM_PROXIES", 0, minimum=0) or None,
 }
+# DRF's format (`2000/hour`); empty = no throttle.
+API_THROTTLE_USER = env.str("API_THROTTLE_USER", default="2000/hour")
+API_THROTTLE_ANON = env.str("API_THROTTLE_ANON", default="100/hour")
+
+# --- Abuse limits (voiceclone.ratelimit; docs/api-errors.md) -------------------------------------
+# Sign-in attempts (token API, /login/, admin), successful or not. Per username: a person who
+# forgets a password tries a handful of times; 10 per 15 minutes caps a guesser at ~1,000 a day.
+# Per client IP, higher: an office behind one NAT signs in together.
+LOGIN_RATE_PER_USERNAME = env_rate("LOGIN_RATE_PER_USERNAME", "10/15m")
+LOGIN_RATE_PER_IP = env_rate("LOGIN_RATE_PER_IP", "60/15m")
+# Voice creations (and retries) per user: each one takes a provider voice slot of 30 and uploads audio.
+VOICE_CREATE_RATE = env_rate("VOICE_CREATE_RATE", "10/hour")
+# Chat turns (and reply retries) per user: a person types or speaks far slower than one every 3 s.
+CHAT_TURN_RATE = env_rate("CHAT_TURN_RATE", "20/min")
+# Text-to-speech characters per user per UTC day, checked before each provider call (0 = no budget).
+# 50,000 characters are about 50 minutes of speech.
+TTS_DAILY_CHARS_PER_USER = env_int("TTS_DAILY_CHARS_PER_USER", 50_000, minimum=0)
 SPECTACULAR_SETTINGS = {
     "TITLE": "voiceclone API",
     "DESCRIPTION": "Talk with AI voice clones. Replies are AI-generated speech in a cloned voice.",

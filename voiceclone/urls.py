@@ -9,8 +9,12 @@ from clones.api.views import VoiceViewSet
 from conversations.api.views import ConversationViewSet, MessageViewSet
 from retraining.api.views import QuotaViewSet, RetrainRunViewSet
 from voiceclone import api_docs
+from voiceclone.accounts_views import ThrottledAdminAuthenticationForm
 from voiceclone.auth_api import ObtainTokenView
 from voiceclone.events.api import EventViewSet, WebhookViewSet
+
+# The admin's sign-in counts attempts like /login/ and the token API (voiceclone.ratelimit).
+admin.site.login_form = ThrottledAdminAuthenticationForm
 
 router = DefaultRouter()
 router.register("voices", VoiceViewSet, basename="voice")

@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from voiceclone import provider
+from voiceclone import provider, ratelimit
 from voiceclone.background import enqueue_on_commit
 from voiceclone.errors import ConsentMissing, InvalidState
 from voiceclone.events.services import event_emit
@@ -96,10 +96,12 @@ def voice_create(
 ) -> Voice:
     """Create a Voice from consented recordings and enqueue the provider clone.
 
-    Raises ConsentMissing without consent, ValidationError with per-file messages (key `samples`)
-    for bad files. Stores originals as ClipSample(source=original) and a ConsentRecord, then
+    Raises RateLimited when the owner creates voices too often (settings.VOICE_CREATE_RATE; every
+    attempt counts), ConsentMissing without consent, ValidationError with per-file messages (key
+    `samples`) for bad files. Stores originals as ClipSample(source=original) and a ConsentRecord, then
     enqueues `clones.tasks.voice_provider_create` on commit. The voice answers `creating`.
     """
+    ratelimit.attempt_or_refuse("voice-create", str(owner.pk), settings.VOICE_CREATE_RATE, what="voice creations")
     if not consent:
         raise ConsentMissing("Cloning a voice requires the speaker's recorded consent.")
     name = (name or "").strip()
@@ -260,7 +262,11 @@ def _voice_fail(voice: Voice, reason: str) -> Voice:
 
 
 def voice_retry(*, voice: Voice) -> Voice:
-    """Retry creating a failed voice. Raises InvalidState unless the voice is `failed`."""
+    """Retry creating a failed voice. Raises InvalidState unless the voice is `failed`, RateLimited
+    when its owner creates voices too often (a retry calls the provider like a creation)."""
+    if voice.status == Voice.Status.FAILED:
+        ratelimit.attempt_or_refuse("voice-create", str(voice.owner_id), settings.VOICE_CREATE_RATE,
+                                    what="voice creations")
     with transaction.atomic():
         updated = Voice.objects.filter(pk=voice.pk, status=Voice.Status.FAILED).update(
             status=Voice.Status.CREATING, failure_reason="", updated_at=timezone.now()
