@@ -10,6 +10,11 @@ import re
 from pathlib import Path
 
 import environ
+from django.core.checks.security.base import (
+    SECRET_KEY_INSECURE_PREFIX,
+    SECRET_KEY_MIN_LENGTH,
+    SECRET_KEY_MIN_UNIQUE_CHARACTERS,
+)
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -83,8 +88,17 @@ def env_optional_int(name: str, default: int | None) -> int | None:
 DEV_SECRET_KEY = "dev-insecure-secret-key-change-me"
 DEBUG = env_bool("DEBUG", True)
 SECRET_KEY = env.str("SECRET_KEY", default=DEV_SECRET_KEY)
+if not SECRET_KEY.strip():
+    raise ImproperlyConfigured("SECRET_KEY is set but empty: unset it (development) or give it a real key.")
 if not DEBUG and SECRET_KEY == DEV_SECRET_KEY:
     raise ImproperlyConfigured("Set SECRET_KEY: refusing to run with DEBUG off and the development key.")
+# Django's own rule for a strong key (`check --deploy`, security.W009), enforced at start-up in production.
+if not DEBUG and (len(SECRET_KEY) < SECRET_KEY_MIN_LENGTH or len(set(SECRET_KEY)) < SECRET_KEY_MIN_UNIQUE_CHARACTERS
+                  or SECRET_KEY.startswith(SECRET_KEY_INSECURE_PREFIX)):
+    raise ImproperlyConfigured(
+        f"SECRET_KEY is too weak for DEBUG off: use at least {SECRET_KEY_MIN_LENGTH} random characters, e.g. "
+        "python -c 'import secrets; print(secrets.token_urlsafe(50))'"
+    )
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
@@ -123,6 +137,19 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+
+# --- HTTPS and cookies: all on by default when DEBUG is off (docs/production.md) -------------------
+# Behind a proxy that terminates TLS, set TRUST_X_FORWARDED_PROTO so Django knows the request was
+# HTTPS (otherwise SECURE_SSL_REDIRECT redirects forever). HSTS is cached by browsers for
+# SECURE_HSTS_SECONDS: lower it while trying a new domain out.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 365 * 24 * 3600, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
+if env_bool("TRUST_X_FORWARDED_PROTO", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 ROOT_URLCONF = "voiceclone.urls"
 WSGI_APPLICATION = "voiceclone.wsgi.application"
@@ -199,7 +226,9 @@ else:
     }
 STORAGES = {
     "default": media_storage,
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    # Served by WhiteNoise (MIDDLEWARE) from STATIC_ROOT, which `collectstatic` fills (bin/run does);
+    # compressed copies are made at collect time. No manifest: a page never fails on a missing entry.
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 
 # --- Background work: django-q2, ORM broker unless REDIS_URL is set -----------------------------
