@@ -28,6 +28,7 @@ from voiceclone import provider, ratelimit, replies
 from voiceclone.background import enqueue_on_commit
 from voiceclone.errors import ApplicationError, InvalidState, RateLimited, wait_phrase
 from voiceclone.events.services import event_emit
+from voiceclone.validators import plain_text_validate
 
 from . import selectors
 from .models import Conversation, Message
@@ -45,6 +46,7 @@ def conversation_create(*, user, voice: Voice, title: str = "") -> Conversation:
         raise InvalidState(f"The voice “{voice.name}” is not ready to talk yet (status: {voice.status}).")
     if not voice_is_usable_by(user=user, voice=voice):
         raise InvalidState(f"The voice “{voice.name}” is not shared with you.")
+    plain_text_validate(title=title)
     conversation = Conversation(user=user, voice=voice, title=(title or "").strip()[:200])
     conversation.full_clean()
     conversation.save()
@@ -53,6 +55,7 @@ def conversation_create(*, user, voice: Voice, title: str = "") -> Conversation:
 
 def conversation_update(*, conversation: Conversation, title: str | None = None,
                         is_archived: bool | None = None) -> Conversation:
+    plain_text_validate(title=title)
     if title is not None:
         conversation.title = title.strip()[:200]
     if is_archived is not None:

@@ -301,6 +301,10 @@ UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 10 * 1024 * 1024, minimum=1024)
 UPLOAD_MIN_DURATION_S = env_float("UPLOAD_MIN_DURATION_S", 1.0, minimum=0)
 UPLOAD_MAX_DURATION_S = env_float("UPLOAD_MAX_DURATION_S", 300.0, minimum=1)
 VOICE_MAX_SAMPLES = env_int("VOICE_MAX_SAMPLES", 25, minimum=1)
+# A voice sample needs this much detected speech (clones.analysis voice activity), and this share of
+# it must be speech: 10 s of silence, hum or a blip in a long pause is refused, not cloned.
+UPLOAD_MIN_SPEECH_S = env_float("UPLOAD_MIN_SPEECH_S", 0.5, minimum=0)
+UPLOAD_MIN_SPEECH_RATIO = env_float("UPLOAD_MIN_SPEECH_RATIO", 0.1, minimum=0)
 # Django keeps larger request bodies on disk; the per-file check above is what users see.
 # A non-file body (JSON, form fields) larger than this is refused with 413 `request_too_large`.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
