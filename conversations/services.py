@@ -20,7 +20,7 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from clones import storage
-from clones.audio import AudioProbeError, probe_audio
+from clones.audio import MIN_SPEECH_SAMPLE_RATE_HZ, AudioProbeError, probe_audio
 from clones.models import ClipSample, Voice
 from clones.selectors import voice_is_usable_by
 from clones.services import generated_audio_register
@@ -219,6 +219,8 @@ def _validate_recording(audio: bytes, filename: str):
         info = probe_audio(audio, filename=filename)
     except AudioProbeError as exc:
         raise ValidationError({"audio": [str(exc)]}) from None
+    if info.sample_rate < MIN_SPEECH_SAMPLE_RATE_HZ:
+        raise ValidationError({"audio": [f"The recording's sample rate of {info.sample_rate} Hz is too low for speech."]})
     if info.duration_s > settings.UPLOAD_MAX_DURATION_S:
         raise ValidationError({"audio": [f"Recordings are limited to {settings.UPLOAD_MAX_DURATION_S:g} s."]})
     if info.duration_s < 0.3:

@@ -16,7 +16,7 @@ from voiceclone.validators import language_code_validate, plain_text_problem, pl
 
 from clones import storage
 from clones.analysis import analyse_audio
-from clones.audio import AudioProbeError, probe_and_decode
+from clones.audio import MIN_SPEECH_SAMPLE_RATE_HZ, AudioProbeError, probe_and_decode
 from clones.models import ClipSample, ConsentRecord, GeneratedAudio, Voice, VoiceVersion
 from fidelity.selectors import generated_audio_match
 
@@ -60,6 +60,12 @@ def _validate_sample(upload: SampleUpload, *, generated_hashes: set[str]):
         info, samples = probe_and_decode(upload.data, filename=upload.filename)
     except AudioProbeError as exc:
         raise ValidationError(str(exc), code=exc.code) from None
+    if info.sample_rate < MIN_SPEECH_SAMPLE_RATE_HZ:
+        raise ValidationError(
+            f"{label}: the sample rate of {info.sample_rate} Hz is too low to carry a voice "
+            f"(at least {MIN_SPEECH_SAMPLE_RATE_HZ} Hz).",
+            code="sample_rate_too_low",
+        )
     if info.duration_s < settings.UPLOAD_MIN_DURATION_S:
         raise ValidationError(
             f"{label}: the recording is {info.duration_s:.1f} s long; at least "
