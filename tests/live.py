@@ -3,8 +3,8 @@
 pytest's own database cannot serve this: on SQLite it is in memory, and Django's live server then
 shares one connection between all request threads, so concurrent requests never race in the
 database. `LiveStack` gives its servers their own database (a SQLite file, or a fresh PostgreSQL
-database when the suite runs on PostgreSQL), migrated, and the suite's cache and broker settings
-(REDIS_URL), so it behaves as a deployment would. Rows are made with `tests.live_scenario`.
+database when the suite runs on PostgreSQL), migrated, with its cache and broker in that database,
+so it behaves as a deployment would. Rows are made with `tests.live_scenario`.
 """
 
 from __future__ import annotations
@@ -23,9 +23,12 @@ from pathlib import Path
 from django.conf import settings
 
 ROOT = Path(__file__).resolve().parents[1]
-# Variables of the test process that must not leak into the servers (they choose their own).
+# Variables of the test process that must not leak into the servers (they choose their own). REDIS_URL
+# too: its broker queue would outlive the stack, and a later cluster on the same Redis would pick up
+# jobs for rows that no longer exist; the stack's cache is then its own database's (shared by its
+# servers), and the suite itself exercises the Redis cache on that profile.
 _OWN_VARS = ("DJANGO_SETTINGS_MODULE", "DATABASE_URL", "VAR_DIR", "MEDIA_ROOT", "DEBUG", "SECRET_KEY",
-             "AWS_STORAGE_BUCKET_NAME", "Q_SYNC")
+             "AWS_STORAGE_BUCKET_NAME", "Q_SYNC", "REDIS_URL")
 
 
 def free_port() -> int:

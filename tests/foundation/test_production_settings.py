@@ -16,8 +16,10 @@ from clones.models import Voice
 ROOT = Path(__file__).resolve().parents[2]
 # Fixed (parametrised test ids must match across xdist workers), long and varied: Django calls it strong.
 GOOD_KEY = "t3st-only_" + "".join(chr(0x41 + (i * 7) % 58) for i in range(60))
+# DJANGO_ALLOW_ASYNC_UNSAFE: the browser tests set it in this process; a deployment must not have it.
 _OWN_VARS = ("DJANGO_SETTINGS_MODULE", "DATABASE_URL", "DEBUG", "SECRET_KEY", "VAR_DIR", "REDIS_URL",
-             "SECURE_SSL_REDIRECT", "SECURE_HSTS_SECONDS", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE")
+             "SECURE_SSL_REDIRECT", "SECURE_HSTS_SECONDS", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE",
+             "DJANGO_ALLOW_ASYNC_UNSAFE")
 
 
 def run(tmp_path, args, **env):
