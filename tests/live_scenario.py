@@ -1,7 +1,8 @@
 """Steps run in a subprocess against a `tests.live.LiveStack` database (not the pytest database).
 
     python -m tests.live_scenario user NAME               -> {"user_id", "token"}
-    python -m tests.live_scenario conversation NAME       -> {"conversation", "voice"} (a ready voice)
+    python -m tests.live_scenario conversation NAME       -> {"user_id", "token", "conversation", "voice"}
+                                                             (a new user with a ready voice and a conversation)
     python -m tests.live_scenario turns CONVERSATION_ID   -> {"user_messages", "assistant_messages", "queued"}
 
 The caller sets DJANGO_SETTINGS_MODULE, DATABASE_URL and MEDIA_ROOT (LiveStack.env).
@@ -26,9 +27,9 @@ def conversation(name: str) -> dict:
 
     from tests.factories import ConversationFactory, VoiceFactory
 
-    owner = get_user_model().objects.get(username=name)
-    voice = VoiceFactory(owner=owner)
-    return {"conversation": str(ConversationFactory(voice=voice).pk), "voice": str(voice.pk)}
+    account = user(name)
+    voice = VoiceFactory(owner=get_user_model().objects.get(pk=account["user_id"]))
+    return {**account, "conversation": str(ConversationFactory(voice=voice).pk), "voice": str(voice.pk)}
 
 
 def turns(conversation_id: str) -> dict:

@@ -65,8 +65,8 @@ def live(tmp_path_factory):
 
 
 def test_sixteen_concurrent_posts_with_one_key_make_one_turn_and_one_file(live):
-    token = live.scenario("user", "carol")["token"]
-    conversation = live.scenario("conversation", "carol")["conversation"]
+    made = live.scenario("conversation", "carol")
+    token, conversation = made["token"], made["conversation"]
     url = f"{live.urls[0]}/api/v1/conversations/{conversation}/messages/"
     audio = wav_bytes(1.0, seed=4)
 

@@ -229,7 +229,7 @@ def callers(alice, alice_api, staff_api):
 
 
 def test_every_api_route_answers_malformed_requests_with_json_4xx(callers):
-    """~2,000 malformed requests over every route of the schema: never a 5xx, never HTML."""
+    """About 2,400 malformed requests over every route of the schema: never a 5xx, never HTML."""
     failures, sent = [], 0
 
     def check(client_name, method, url, **kwargs):
@@ -249,7 +249,8 @@ def test_every_api_route_answers_malformed_requests_with_json_4xx(callers):
     for path, method, parameters in operations:
         id_names = [p["name"] for p in parameters if p["in"] == "path"]
         for client_name in ("anonymous", "alice", "staff"):
-            for bad in MALFORMED_IDS:
+            # Anonymous callers are refused before an id is looked at: a few ids suffice for them.
+            for bad in MALFORMED_IDS if client_name != "anonymous" else MALFORMED_IDS[:3]:
                 for name in id_names:
                     check(client_name, method, concrete(path, **{name: bad}))
             if method in WRITE_METHODS:
@@ -268,4 +269,5 @@ def test_every_api_route_answers_malformed_requests_with_json_4xx(callers):
                     check("alice", method, concrete(path), data={"text": "hi"}, format="json",
                           headers={parameter["name"]: bad})
     assert sent > 1500
+    print(f"{sent} malformed requests over {len(operations)} operations: {len(failures)} failed")
     assert failures == [], f"{len(failures)} of {sent} malformed requests failed: {failures[:10]}"
