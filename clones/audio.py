@@ -53,6 +53,9 @@ _WAV_MAX_CHUNKS_BEFORE_DATA = 64  # real files have a handful (fmt, fact, LIST, 
 # A few megabytes of FLAC or Opus can hold hours of near-silence. Decoding stops here, far above any
 # upload limit, so a crafted file costs bounded time and memory (≈ 230 MB of float32 at 48 kHz).
 MAX_DECODE_S = 20 * 60
+# Below the telephone band's 8 kHz no speech is intelligible; callers refuse such uploads (the
+# analysis, prosody and the provider all assume speech-capable sample rates).
+MIN_SPEECH_SAMPLE_RATE_HZ = 8000
 
 
 class AudioProbeError(UnsupportedAudio):

@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from conversations import selectors as conversation_selectors
-from voiceclone.errors import ConsentMissing, InvalidState
+from voiceclone.errors import ApplicationError, ConsentMissing, InvalidState
 
 from . import selectors, services
 from .forms import OriginalsAddForm, VoiceCreateForm, VoiceUpdateForm
@@ -53,6 +53,8 @@ def voice_create(request):
             )
         except ConsentMissing as exc:
             form.add_error("consent", exc.message)
+        except ApplicationError as exc:  # e.g. too many voice creations
+            form.add_error(None, exc.message)
         except ValidationError as exc:
             form.add_service_errors(exc)
         else:
@@ -132,7 +134,7 @@ def voice_retry(request, voice_id):
     voice = _get_voice(request, voice_id)
     try:
         services.voice_retry(voice=voice)
-    except InvalidState as exc:
+    except ApplicationError as exc:
         messages.error(request, exc.message)
     else:
         messages.success(request, "Trying again: your voice is being created.")

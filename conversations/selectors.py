@@ -1,6 +1,10 @@
 """Reads for conversations and messages, scoped to the asking user in one place."""
 
-from django.db.models import QuerySet
+from datetime import UTC, timedelta
+
+from django.db.models import QuerySet, Sum
+from django.db.models.functions import Coalesce, Length
+from django.utils import timezone
 
 from .models import Conversation, Message
 
@@ -29,3 +33,24 @@ def message_get_for_user(*, user, message_id) -> Message:
     if not user.is_staff:
         qs = qs.filter(conversation__user=user)
     return qs.get(pk=message_id)
+
+
+def tts_characters_used_today(*, user_id) -> int:
+    """Characters the provider spoke for the user's replies since 00:00 UTC (the TTS budget's day).
+
+    The provider's reported cost where it gave one, else the text's length. Counted from stored clips,
+    so it holds across processes and a reply whose TTS was paid counts even if the turn failed later.
+    """
+    day_start = timezone.now().astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    used = Message.objects.filter(
+        conversation__user_id=user_id, role=Message.Role.ASSISTANT, clip__isnull=False,
+        clip__created_at__gte=day_start,
+    ).aggregate(chars=Sum(Coalesce("clip__character_cost", Length("clip__text"))))["chars"]
+    return used or 0
+
+
+def tts_budget_resets_in_s() -> int:
+    """Seconds until 00:00 UTC, when every user's TTS budget starts again."""
+    now = timezone.now().astimezone(UTC)
+    return max(1, int((now.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1) - now)
+                      .total_seconds()))

@@ -8,26 +8,29 @@ no second reply text, no second TTS when the audio is already stored, never a du
 """
 
 import logging
+import re
 import time
 from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django_q.tasks import async_task
 
 from clones import storage
-from clones.audio import AudioProbeError, probe_audio
+from clones.audio import MIN_SPEECH_SAMPLE_RATE_HZ, AudioProbeError, probe_audio
 from clones.models import ClipSample, Voice
 from clones.selectors import voice_is_usable_by
 from clones.services import generated_audio_register
-from voiceclone import provider, replies
+from voiceclone import provider, ratelimit, replies
 from voiceclone.background import enqueue_on_commit
-from voiceclone.errors import InvalidState
+from voiceclone.errors import ApplicationError, InvalidState, RateLimited, wait_phrase
 from voiceclone.events.services import event_emit
+from voiceclone.validators import plain_text_validate
 
+from . import selectors
 from .models import Conversation, Message
 
 logger = logging.getLogger(__name__)
@@ -43,6 +46,7 @@ def conversation_create(*, user, voice: Voice, title: str = "") -> Conversation:
         raise InvalidState(f"The voice “{voice.name}” is not ready to talk yet (status: {voice.status}).")
     if not voice_is_usable_by(user=user, voice=voice):
         raise InvalidState(f"The voice “{voice.name}” is not shared with you.")
+    plain_text_validate(title=title)
     conversation = Conversation(user=user, voice=voice, title=(title or "").strip()[:200])
     conversation.full_clean()
     conversation.save()
@@ -51,6 +55,7 @@ def conversation_create(*, user, voice: Voice, title: str = "") -> Conversation:
 
 def conversation_update(*, conversation: Conversation, title: str | None = None,
                         is_archived: bool | None = None) -> Conversation:
+    plain_text_validate(title=title)
     if title is not None:
         conversation.title = title.strip()[:200]
     if is_archived is not None:
@@ -70,18 +75,17 @@ def message_send(
     """Store a user message (text or a recording) and a pending assistant reply; enqueue the turn.
 
     Returns (user_message, assistant_message). With an `idempotency_key` already used in this
-    conversation, returns the existing pair instead of creating a second turn. Raises
-    ValidationError for empty/oversized input, InvalidState when the conversation is archived or
-    the voice is not ready.
+    conversation, returns the existing pair instead of creating a second turn, also when the
+    duplicates arrive at once (the unique constraint picks one; the others answer its pair and
+    remove the recording they stored). Raises ApplicationError `invalid_idempotency_key` for a
+    malformed key, ValidationError for empty/oversized input, InvalidState when the conversation is
+    archived or the voice is not ready.
     """
     if idempotency_key:
-        existing = (
-            Message.objects.filter(conversation=conversation, idempotency_key=idempotency_key)
-            .select_related("reply")
-            .first()
-        )
+        idempotency_key_validate(idempotency_key)
+        existing = _turn_for_key(conversation, idempotency_key)
         if existing is not None:
-            return existing, existing.reply
+            return existing
     if conversation.is_archived:
         raise InvalidState("This conversation is archived; start a new one to keep talking.")
     voice = conversation.voice
@@ -89,6 +93,15 @@ def message_send(
         raise InvalidState(f"The voice “{voice.name}” is not available (status: {voice.status}).")
     if not voice_is_usable_by(user=conversation.user, voice=voice):
         raise InvalidState(f"The voice “{voice.name}” is no longer shared with you.")
+    try:
+        _turn_allowance_check(user_id=conversation.user_id)
+    except RateLimited:
+        # Concurrent repeats of one key each count as an attempt: one whose turn exists by now
+        # answers that turn, like any repeat, rather than a 429.
+        existing = _turn_for_key(conversation, idempotency_key) if idempotency_key else None
+        if existing is None:
+            raise
+        return existing
 
     text = (text or "").strip()
     if audio is None and not text:
@@ -99,32 +112,102 @@ def message_send(
         raise ValidationError({"text": [f"Messages are limited to {MAX_TEXT_CHARS} characters."]})
 
     user_message = Message(
-        conversation=conversation, role=Message.Role.USER, text=text, idempotency_key=idempotency_key[:128]
+        conversation=conversation, role=Message.Role.USER, text=text, idempotency_key=idempotency_key
     )
+    stored = None
     if audio is not None:
         info = _validate_recording(audio, audio_filename)
         user_message.input_kind = Message.InputKind.AUDIO
         user_message.user_audio_content_type = info.content_type
         # Private to its owner and never a training source: it lives outside clone_responses/.
+        # The path holds this attempt's own message id, so a racing duplicate never overwrites it.
         path = storage.user_audio_path(
             user_id=conversation.user_id,
             conversation_id=conversation.pk,
             message_id=user_message.pk,
             extension=info.extension,
         )
-        user_message.user_audio = storage.save_bytes(path, audio)
+        stored = user_message.user_audio = storage.save_bytes(path, audio)
 
-    with transaction.atomic():
-        user_message.save()
-        assistant = Message.objects.create(
-            conversation=conversation,
-            role=Message.Role.ASSISTANT,
-            status=Message.Status.PENDING,
-            in_reply_to=user_message,
-        )
-        Conversation.objects.filter(pk=conversation.pk).update(updated_at=timezone.now())
-        enqueue_on_commit("conversations.tasks.message_reply_generate", assistant.pk)
+    try:
+        with transaction.atomic():
+            user_message.save()
+            assistant = Message.objects.create(
+                conversation=conversation,
+                role=Message.Role.ASSISTANT,
+                status=Message.Status.PENDING,
+                in_reply_to=user_message,
+            )
+            Conversation.objects.filter(pk=conversation.pk).update(updated_at=timezone.now())
+            enqueue_on_commit("conversations.tasks.message_reply_generate", assistant.pk)
+    except BaseException as exc:
+        # The file was stored before the row (no transaction across storage I/O): remove it when
+        # the row is not written, so a lost race or a failed insert leaves nothing orphaned.
+        if stored:
+            storage.default_storage.delete(stored)
+        if isinstance(exc, IntegrityError) and idempotency_key:
+            # Another request with the same key inserted first (the unique constraint decided).
+            existing = _turn_for_key(conversation, idempotency_key)
+            if existing is not None:
+                return existing
+        raise
     return user_message, assistant
+
+
+IDEMPOTENCY_KEY_MAX_CHARS = 128
+_IDEMPOTENCY_KEY_RE = re.compile(r"[A-Za-z0-9._:+/=-]+")
+
+
+def idempotency_key_validate(key: str) -> None:
+    """Raise ApplicationError `invalid_idempotency_key` unless `key` is 1–128 characters of
+    letters, digits and `. _ : + / = -` (UUIDs, ULIDs and base64 tokens all fit)."""
+    if len(key) > IDEMPOTENCY_KEY_MAX_CHARS or not _IDEMPOTENCY_KEY_RE.fullmatch(key):
+        raise ApplicationError(
+            f"Idempotency-Key must be 1–{IDEMPOTENCY_KEY_MAX_CHARS} characters of letters, digits and "
+            "“. _ : + / = -”, e.g. a UUID.",
+            code="invalid_idempotency_key",
+        )
+
+
+def _turn_for_key(conversation: Conversation, key: str) -> tuple[Message, Message] | None:
+    existing = (
+        Message.objects.filter(conversation=conversation, role=Message.Role.USER, idempotency_key=key)
+        .select_related("reply")
+        .first()
+    )
+    return (existing, existing.reply) if existing is not None else None
+
+
+def _turn_allowance_check(*, user_id) -> None:
+    """Refuse a turn (RateLimited, 429) when today's TTS budget is spent or turns come too fast.
+
+    The budget is refused here, before anything is stored, when it is already used up: the user
+    learns it at once instead of waiting for a reply that fails. A reply that would overrun what is
+    left fails in the task (`tts_budget_exhausted`), where its length is known.
+    """
+    budget = settings.TTS_DAILY_CHARS_PER_USER
+    if budget and selectors.tts_characters_used_today(user_id=user_id) >= budget:
+        resets_in = selectors.tts_budget_resets_in_s()
+        raise RateLimited(
+            f"Today's spoken-reply allowance of {budget:,} characters is used up. It renews "
+            f"{wait_phrase(resets_in)} (00:00 UTC).",
+            code="tts_budget_exhausted", retry_after_s=resets_in,
+        )
+    ratelimit.attempt_or_refuse("chat-turn", str(user_id), settings.CHAT_TURN_RATE, what="messages")
+
+
+def _tts_budget_check(message: Message) -> None:
+    """Before paying for TTS: fail the turn when its text would overrun the owner's daily budget."""
+    budget = settings.TTS_DAILY_CHARS_PER_USER
+    if not budget:
+        return
+    used = selectors.tts_characters_used_today(user_id=message.conversation.user_id)
+    if used + len(message.text) > budget:
+        raise _TurnFailed(
+            "tts_budget_exhausted",
+            f"Today's spoken-reply allowance is used up ({used:,} of {budget:,} characters; this reply needs "
+            f"{len(message.text):,}). Retry after 00:00 UTC.",
+        )
 
 
 def _validate_recording(audio: bytes, filename: str):
@@ -136,6 +219,8 @@ def _validate_recording(audio: bytes, filename: str):
         info = probe_audio(audio, filename=filename)
     except AudioProbeError as exc:
         raise ValidationError({"audio": [str(exc)]}) from None
+    if info.sample_rate < MIN_SPEECH_SAMPLE_RATE_HZ:
+        raise ValidationError({"audio": [f"The recording's sample rate of {info.sample_rate} Hz is too low for speech."]})
     if info.duration_s > settings.UPLOAD_MAX_DURATION_S:
         raise ValidationError({"audio": [f"Recordings are limited to {settings.UPLOAD_MAX_DURATION_S:g} s."]})
     if info.duration_s < 0.3:
@@ -144,7 +229,10 @@ def _validate_recording(audio: bytes, filename: str):
 
 
 def message_retry(*, message: Message) -> Message:
-    """Retry a failed reply. Raises InvalidState unless it is a failed assistant message."""
+    """Retry a failed reply. Raises InvalidState unless it is a failed assistant message, RateLimited
+    like a new turn (it costs the same)."""
+    if message.role == Message.Role.ASSISTANT and message.status == Message.Status.FAILED:
+        _turn_allowance_check(user_id=message.conversation.user_id)
     with transaction.atomic():
         updated = Message.objects.filter(
             pk=message.pk, role=Message.Role.ASSISTANT, status=Message.Status.FAILED
@@ -292,6 +380,7 @@ def _speak_and_store(message: Message) -> ClipSample:
 
     voice = message.conversation.voice
     version = Voice.objects.select_related("current_version").get(pk=voice.pk).current_version
+    _tts_budget_check(message)
     try:
         result = provider.tts(voice_id=version.provider_voice_id, text=message.text)
     except provider.VoiceNotFound:

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from clones.models import Voice
 from clones.selectors import voice_is_usable_by
 from voiceclone import replies
-from voiceclone.errors import InvalidState
+from voiceclone.errors import ApplicationError, InvalidState
 from voiceclone.events.selectors import event_list_for_user
 
 from . import selectors, services
@@ -110,7 +110,7 @@ def conversation_detail(request, conversation_id):
         if form.is_valid():
             try:
                 services.message_send(conversation=conversation, text=form.cleaned_data["text"])
-            except InvalidState as exc:
+            except ApplicationError as exc:  # archived, voice not ready, too fast, budget spent
                 messages.error(request, exc.message)
                 return redirect("conversation-detail", conversation_id=conversation.pk)
             except ValidationError as exc:
@@ -179,6 +179,6 @@ def conversation_message_retry(request, conversation_id, message_id):
         raise Http404("No such message.") from None
     try:
         services.message_retry(message=message)
-    except InvalidState as exc:
+    except ApplicationError as exc:
         messages.error(request, exc.message)
     return redirect("conversation-detail", conversation_id=conversation.pk)

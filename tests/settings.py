@@ -22,7 +22,16 @@ if STORAGES["default"]["BACKEND"].endswith("FileSystemStorage"):  # noqa: F405
 PROVIDER_BACKOFF_BASE_S = 0.01
 PROVIDER_BACKOFF_MAX_S = 0.05
 ELEVENLABS_TIMEOUT_S = 10.0
-REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_CLASSES": []}  # noqa: F405
+# Limits are off for the suite (tests repeat requests far faster than a person); the tests of the
+# limits switch each one on with the `settings` fixture. Their counters live in the test database's
+# cache table (rolled back with each test) or, on the Redis profile, under this run's own prefix.
+API_THROTTLE_USER = API_THROTTLE_ANON = ""
+LOGIN_RATE_PER_USERNAME = LOGIN_RATE_PER_IP = VOICE_CREATE_RATE = CHAT_TURN_RATE = None
+TTS_DAILY_CHARS_PER_USER = 0
+if "KEY_PREFIX" in CACHES["default"]:  # noqa: F405
+    import uuid as _uuid
+
+    CACHES["default"]["KEY_PREFIX"] = f"voiceclone-test-{_uuid.uuid4().hex[:8]}"  # noqa: F405
 LLM_BASE_URL = ""
 # Tests never talk to the real provider: the session fixture points this at the emulator.
 ELEVENLABS_API_KEY = "test-key"

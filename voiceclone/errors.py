@@ -41,3 +41,26 @@ class QuotaFull(ApplicationError):
 class NotEligible(ApplicationError):
     status_code = 422
     default_code = "not_eligible"
+
+
+class RateLimited(ApplicationError):
+    """Too many attempts in a window, or a budget spent: try again after `retry_after_s` seconds.
+
+    The API answers 429 with a `Retry-After` header (voiceclone.api); pages show the message.
+    """
+
+    status_code = 429
+    default_code = "throttled"
+
+    def __init__(self, message: str, *, retry_after_s: int, code: str | None = None, extra: dict | None = None):
+        super().__init__(message, code=code, extra=extra)
+        self.retry_after_s = retry_after_s
+
+
+def wait_phrase(seconds: int) -> str:
+    """“in 40 seconds”, “in 3 minutes”, “in 2 hours”: when a limited action is possible again."""
+    if seconds < 90:
+        return f"in {seconds} second{'s' if seconds != 1 else ''}"
+    if seconds < 90 * 60:
+        return f"in {round(seconds / 60)} minutes"
+    return f"in {round(seconds / 3600)} hours"

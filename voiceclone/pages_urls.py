@@ -4,7 +4,6 @@ API routes live in the `api` URL namespace (voiceclone/urls.py), so page names s
 `voice-list` and `conversation-detail` never collide with the router's names.
 """
 
-from django.contrib.auth import views as auth_views
 from django.urls import path
 from django.views.generic import RedirectView
 
@@ -16,7 +15,7 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="voice-list", permanent=False), name="home"),
     # Accounts
     path("signup/", accounts_views.signup, name="signup"),
-    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("login/", accounts_views.LoginView.as_view(), name="login"),
     path("logout/", accounts_views.LogoutView.as_view(), name="logout"),
     path("favicon.ico", accounts_views.favicon, name="favicon"),
     # Voices

@@ -6,9 +6,15 @@ A profile (PostgreSQL, Redis broker, S3 storage) switches on when its variable i
 Every variable is listed once, with its default, in README.md.
 """
 
+import re
 from pathlib import Path
 
 import environ
+from django.core.checks.security.base import (
+    SECRET_KEY_INSECURE_PREFIX,
+    SECRET_KEY_MIN_LENGTH,
+    SECRET_KEY_MIN_UNIQUE_CHARACTERS,
+)
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -54,6 +60,20 @@ def env_float(name: str, default: float, *, minimum: float | None = None) -> flo
     return value
 
 
+_RATE_PERIODS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hour": 3600, "d": 86400, "day": 86400}
+
+
+def env_rate(name: str, default: str) -> tuple[int, int] | None:
+    """A limit such as `10/15m` or `20/hour` as (count, period seconds); empty or `0` = no limit (None)."""
+    raw = env.str(name, default=default).strip().lower()
+    if raw in ("", "0", "off", "none"):
+        return None
+    match = re.fullmatch(r"(\d+)/(\d*)([a-z]+)", raw)
+    if not match or int(match[1]) == 0 or int(match[2] or 1) == 0 or match[3] not in _RATE_PERIODS:
+        raise ImproperlyConfigured(f"{name} must look like 10/15m or 20/hour (or be empty for no limit), got {raw!r}")
+    return int(match[1]), int(match[2] or 1) * _RATE_PERIODS[match[3]]
+
+
 def env_optional_int(name: str, default: int | None) -> int | None:
     """An integer where empty or 0 means "no limit" (None)."""
     raw = env.str(name, default="").strip()
@@ -68,8 +88,17 @@ def env_optional_int(name: str, default: int | None) -> int | None:
 DEV_SECRET_KEY = "dev-insecure-secret-key-change-me"
 DEBUG = env_bool("DEBUG", True)
 SECRET_KEY = env.str("SECRET_KEY", default=DEV_SECRET_KEY)
+if not SECRET_KEY.strip():
+    raise ImproperlyConfigured("SECRET_KEY is set but empty: unset it (development) or give it a real key.")
 if not DEBUG and SECRET_KEY == DEV_SECRET_KEY:
     raise ImproperlyConfigured("Set SECRET_KEY: refusing to run with DEBUG off and the development key.")
+# Django's own rule for a strong key (`check --deploy`, security.W009), enforced at start-up in production.
+if not DEBUG and (len(SECRET_KEY) < SECRET_KEY_MIN_LENGTH or len(set(SECRET_KEY)) < SECRET_KEY_MIN_UNIQUE_CHARACTERS
+                  or SECRET_KEY.startswith(SECRET_KEY_INSECURE_PREFIX)):
+    raise ImproperlyConfigured(
+        f"SECRET_KEY is too weak for DEBUG off: use at least {SECRET_KEY_MIN_LENGTH} random characters, e.g. "
+        "python -c 'import secrets; print(secrets.token_urlsafe(50))'"
+    )
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
@@ -101,10 +130,12 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so that it sees every answer: under /api/ errors are JSON, never Django's HTML pages.
+    "voiceclone.api.ApiJsonErrorMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
+    "voiceclone.api.ApiCommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # After authentication: audit entries written while a request is handled name its user.
@@ -112,6 +143,19 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+
+# --- HTTPS and cookies: all on by default when DEBUG is off (docs/production.md) -------------------
+# Behind a proxy that terminates TLS, set TRUST_X_FORWARDED_PROTO so Django knows the request was
+# HTTPS (otherwise SECURE_SSL_REDIRECT redirects forever). HSTS is cached by browsers for
+# SECURE_HSTS_SECONDS: lower it while trying a new domain out.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 365 * 24 * 3600, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
+if env_bool("TRUST_X_FORWARDED_PROTO", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 ROOT_URLCONF = "voiceclone.urls"
 WSGI_APPLICATION = "voiceclone.wsgi.application"
@@ -188,7 +232,9 @@ else:
     }
 STORAGES = {
     "default": media_storage,
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    # Served by WhiteNoise (MIDDLEWARE) from STATIC_ROOT, which `collectstatic` fills (bin/run does);
+    # compressed copies are made at collect time. No manifest: a page never fails on a missing entry.
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 
 # --- Background work: django-q2, ORM broker unless REDIS_URL is set -----------------------------
@@ -211,6 +257,21 @@ if REDIS_URL:
 else:
     Q_CLUSTER["orm"] = "default"
     Q_CLUSTER["poll"] = env_float("Q_POLL_S", 0.5, minimum=0.05)
+
+# --- Cache: shared by every process (throttles, attempt limits); Redis if REDIS_URL is set -------
+# Never per process (local memory): limits would multiply with web workers (issue 13). The database
+# cache table is created by a migration (voiceclone/migrations), so `migrate` is the only setup step.
+# Never `cache.clear()`: on Redis it empties the database the django-q2 broker shares.
+
+CACHE_TABLE = "voiceclone_cache"
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+                          "KEY_PREFIX": "voiceclone"}}
+else:
+    # Expired rows are deleted only once the table holds MAX_ENTRIES; live counters are culled only
+    # beyond that, which this size keeps far away for the few keys per active user the limits use.
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": CACHE_TABLE,
+                          "OPTIONS": {"MAX_ENTRIES": 50_000}}}
 
 # --- ElevenLabs: the local emulator unless ELEVENLABS_API_KEY is set ----------------------------
 
@@ -246,9 +307,19 @@ UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 10 * 1024 * 1024, minimum=1024)
 UPLOAD_MIN_DURATION_S = env_float("UPLOAD_MIN_DURATION_S", 1.0, minimum=0)
 UPLOAD_MAX_DURATION_S = env_float("UPLOAD_MAX_DURATION_S", 300.0, minimum=1)
 VOICE_MAX_SAMPLES = env_int("VOICE_MAX_SAMPLES", 25, minimum=1)
+# A voice sample needs this much detected speech (clones.analysis voice activity), and this share of
+# it must be speech: 10 s of silence, hum or a blip in a long pause is refused, not cloned.
+UPLOAD_MIN_SPEECH_S = env_float("UPLOAD_MIN_SPEECH_S", 0.5, minimum=0)
+UPLOAD_MIN_SPEECH_RATIO = env_float("UPLOAD_MIN_SPEECH_RATIO", 0.1, minimum=0)
 # Django keeps larger request bodies on disk; the per-file check above is what users see.
+# A non-file body (JSON, form fields) larger than this is refused with 413 `request_too_large`.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# Most ids one clip bulk review takes; the form-field cap leaves room for them plus a few fields,
+# so the largest bulk review the schema allows also works as multipart (docs/api-errors.md).
+CLIP_BULK_REVIEW_MAX_IDS = 1000
+DATA_UPLOAD_MAX_NUMBER_FIELDS = CLIP_BULK_REVIEW_MAX_IDS + 100
+DATA_UPLOAD_MAX_NUMBER_FILES = 100
 CONSENT_STATEMENT_VERSION = "2026-11-v1"
 
 # --- Retraining ----------------------------------------------------------------------------------
@@ -271,16 +342,37 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "voiceclone.api.exception_handler",
-    "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.UserRateThrottle",
-        "rest_framework.throttling.AnonRateThrottle",
+    "DEFAULT_PARSER_CLASSES": [
+        "voiceclone.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
     ],
-    "DEFAULT_THROTTLE_RATES": {
-        "user": env.str("API_THROTTLE_USER", default="2000/hour"),
-        "anon": env.str("API_THROTTLE_ANON", default="100/hour"),
-    },
+    "EXCEPTION_HANDLER": "voiceclone.api.exception_handler",
+    # Rates are read from API_THROTTLE_USER / API_THROTTLE_ANON below at each request.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "voiceclone.throttling.UserRateThrottle",
+        "voiceclone.throttling.AnonRateThrottle",
+    ],
+    # Trusted reverse proxies in front of the app: the client IP is then read from X-Forwarded-For.
+    "NUM_PROXIES": env_int("NUM_PROXIES", 0, minimum=0) or None,
 }
+# DRF's format (`2000/hour`); empty = no throttle.
+API_THROTTLE_USER = env.str("API_THROTTLE_USER", default="2000/hour")
+API_THROTTLE_ANON = env.str("API_THROTTLE_ANON", default="100/hour")
+
+# --- Abuse limits (voiceclone.ratelimit; docs/api-errors.md) -------------------------------------
+# Sign-in attempts (token API, /login/, admin), successful or not. Per username: a person who
+# forgets a password tries a handful of times; 10 per 15 minutes caps a guesser at ~1,000 a day.
+# Per client IP, higher: an office behind one NAT signs in together.
+LOGIN_RATE_PER_USERNAME = env_rate("LOGIN_RATE_PER_USERNAME", "10/15m")
+LOGIN_RATE_PER_IP = env_rate("LOGIN_RATE_PER_IP", "60/15m")
+# Voice creations (and retries) per user: each one takes a provider voice slot of 30 and uploads audio.
+VOICE_CREATE_RATE = env_rate("VOICE_CREATE_RATE", "10/hour")
+# Chat turns (and reply retries) per user: a person types or speaks far slower than one every 3 s.
+CHAT_TURN_RATE = env_rate("CHAT_TURN_RATE", "20/min")
+# Text-to-speech characters per user per UTC day, checked before each provider call (0 = no budget).
+# 50,000 characters are about 50 minutes of speech.
+TTS_DAILY_CHARS_PER_USER = env_int("TTS_DAILY_CHARS_PER_USER", 50_000, minimum=0)
 SPECTACULAR_SETTINGS = {
     "TITLE": "voiceclone API",
     "DESCRIPTION": "Talk with AI voice clones. Replies are AI-generated speech in a cloned voice.",

@@ -12,8 +12,12 @@ from kits.api.urls import urlpatterns as kit_api_urls
 from personas.api.urls import urlpatterns as persona_api_urls
 from retraining.api.views import QuotaViewSet, RetrainRunViewSet
 from voiceclone import api_docs
+from voiceclone.accounts_views import ThrottledAdminAuthenticationForm
 from voiceclone.auth_api import ObtainTokenView
 from voiceclone.events.api import EventViewSet, WebhookViewSet
+
+# The admin's sign-in counts attempts like /login/ and the token API (voiceclone.ratelimit).
+admin.site.login_form = ThrottledAdminAuthenticationForm
 
 router = DefaultRouter()
 router.register("voices", VoiceViewSet, basename="voice")

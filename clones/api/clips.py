@@ -4,6 +4,7 @@ Non-staff callers get 403 on the collection endpoints and 404 on any clip: a cli
 to them here (owners hear their replies through the messages API).
 """
 
+from django.conf import settings
 from django.db import transaction
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
@@ -14,7 +15,7 @@ from rest_framework.response import Response
 
 from clones import selectors, services
 from clones.models import ClipSample
-from voiceclone.api import CreatedCursorPagination
+from voiceclone.api import MAX_ID, CreatedCursorPagination, QueryParametersSerializer
 from voiceclone.audio_response import audio_response
 
 # --- serializers -----------------------------------------------------------------------------------------
@@ -66,7 +67,7 @@ class ClipOutputSerializer(serializers.ModelSerializer):
         return request.build_absolute_uri(reverse(name, args=[obj.pk]))
 
 
-class ClipFilterInputSerializer(serializers.Serializer):
+class ClipFilterInputSerializer(QueryParametersSerializer):
     voice = serializers.UUIDField(required=False)
     source = serializers.ChoiceField(choices=ClipSample.Source.choices, required=False)
     review_status = serializers.ChoiceField(choices=ClipSample.ReviewStatus.choices, required=False)
@@ -93,7 +94,9 @@ class ClipReviewInputSerializer(serializers.Serializer):
 
 
 class ClipBulkReviewInputSerializer(ClipReviewInputSerializer):
-    ids = serializers.ListField(child=serializers.IntegerField(min_value=1), min_length=1, max_length=1000)
+    # Ids are 64-bit: a larger number is a 400, not a database overflow.
+    ids = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=MAX_ID), min_length=1,
+                                max_length=settings.CLIP_BULK_REVIEW_MAX_IDS)
 
 
 class ClipBulkReviewOutputSerializer(serializers.Serializer):

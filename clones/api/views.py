@@ -6,12 +6,13 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
 from clones import selectors, services
 from clones.models import Voice
 from retraining.api.serializers import VoiceRollbackInputSerializer
+from voiceclone.parsers import JSONParser
 
 from .serializers import (
     ConsentStatementSerializer,

@@ -8,13 +8,15 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from voiceclone import provider
+from voiceclone import provider, ratelimit
 from voiceclone.background import enqueue_on_commit
 from voiceclone.errors import ConsentMissing, InvalidState
 from voiceclone.events.services import event_emit
+from voiceclone.validators import language_code_validate, plain_text_problem, plain_text_validate
 
 from clones import storage
-from clones.audio import AudioProbeError, probe_and_decode
+from clones.analysis import analyse_audio
+from clones.audio import MIN_SPEECH_SAMPLE_RATE_HZ, AudioProbeError, probe_and_decode
 from clones.models import ClipSample, ConsentRecord, GeneratedAudio, Voice, VoiceVersion
 from fidelity.selectors import generated_audio_match
 
@@ -58,6 +60,12 @@ def _validate_sample(upload: SampleUpload, *, generated_hashes: set[str]):
         info, samples = probe_and_decode(upload.data, filename=upload.filename)
     except AudioProbeError as exc:
         raise ValidationError(str(exc), code=exc.code) from None
+    if info.sample_rate < MIN_SPEECH_SAMPLE_RATE_HZ:
+        raise ValidationError(
+            f"{label}: the sample rate of {info.sample_rate} Hz is too low to carry a voice "
+            f"(at least {MIN_SPEECH_SAMPLE_RATE_HZ} Hz).",
+            code="sample_rate_too_low",
+        )
     if info.duration_s < settings.UPLOAD_MIN_DURATION_S:
         raise ValidationError(
             f"{label}: the recording is {info.duration_s:.1f} s long; at least "
@@ -70,6 +78,7 @@ def _validate_sample(upload: SampleUpload, *, generated_hashes: set[str]):
             f"{settings.UPLOAD_MAX_DURATION_S:g} s is accepted.",
             code="too_long",
         )
+    _speech_check(label, samples, info.sample_rate)
     digest = storage.sha256_hex(upload.data)
     # Exact bytes first; then the perceptual fingerprint, which sees through re-encoding, resampling,
     # trimming and gain changes (fidelity.selectors.generated_audio_match, docs/fidelity.md).
@@ -80,6 +89,29 @@ def _validate_sample(upload: SampleUpload, *, generated_hashes: set[str]):
             code="generated_audio",
         )
     return info, digest
+
+
+def _speech_check(label: str, samples, sample_rate: int) -> None:
+    """Refuse a sample that is silent, near-silent or barely speech: the clone would learn the room.
+
+    Uses the clip analysis' voice activity detection (clones.analysis), which needs speech to rise
+    above the recording's own noise floor and above −55 dBFS, so hiss, hum and steady tones count
+    as no speech.
+    """
+    analysis = analyse_audio(samples, sample_rate)
+    speech_s = analysis.speech_ratio * analysis.duration_s
+    if speech_s < settings.UPLOAD_MIN_SPEECH_S:
+        raise ValidationError(
+            f"{label}: no speech was found in this recording (it is silent, too quiet, or only noise). "
+            "Upload a recording of the speaker talking.",
+            code="no_speech",
+        )
+    if analysis.speech_ratio < settings.UPLOAD_MIN_SPEECH_RATIO:
+        raise ValidationError(
+            f"{label}: only {analysis.speech_ratio:.0%} of this recording is speech. Trim the silence, or upload "
+            "a recording where the speaker talks most of the time.",
+            code="mostly_silence",
+        )
 
 
 def voice_create(
@@ -96,10 +128,13 @@ def voice_create(
 ) -> Voice:
     """Create a Voice from consented recordings and enqueue the provider clone.
 
-    Raises ConsentMissing without consent, ValidationError with per-file messages (key `samples`)
-    for bad files. Stores originals as ClipSample(source=original) and a ConsentRecord, then
+    Raises RateLimited when the owner creates voices too often (settings.VOICE_CREATE_RATE; every
+    attempt counts), ConsentMissing without consent, ValidationError for a language that is not an
+    ISO 639-1 code, control or bidi-override characters in the texts, and with per-file messages
+    (key `samples`) for bad files, silent or near-silent ones included. Stores originals as ClipSample(source=original) and a ConsentRecord, then
     enqueues `clones.tasks.voice_provider_create` on commit. The voice answers `creating`.
     """
+    ratelimit.attempt_or_refuse("voice-create", str(owner.pk), settings.VOICE_CREATE_RATE, what="voice creations")
     if not consent:
         raise ConsentMissing("Cloning a voice requires the speaker's recorded consent.")
     name = (name or "").strip()
@@ -112,6 +147,15 @@ def voice_create(
         errors["samples"] = ["Upload at least one recording of the speaker."]
     elif len(samples) > settings.VOICE_MAX_SAMPLES:
         errors["samples"] = [f"Upload at most {settings.VOICE_MAX_SAMPLES} recordings."]
+    for field, value, multiline in (("name", name, False), ("persona", persona or "", True),
+                                    ("speaker_name", speaker_name or "", False)):
+        problem = plain_text_problem(value, multiline=multiline)
+        if problem:
+            errors.setdefault(field, []).append(f"This text {problem}")
+    try:
+        language = language_code_validate(language or "en")
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
     if errors:
         raise ValidationError(errors)
 
@@ -126,7 +170,7 @@ def voice_create(
     if file_errors:
         raise ValidationError({"samples": file_errors})
 
-    voice = Voice(owner=owner, name=name, persona=persona.strip(), language=(language or "en").strip())
+    voice = Voice(owner=owner, name=name, persona=persona.strip(), language=language)
     # Files go to storage before the transaction: no transaction stays open across storage I/O.
     stored = []
     for index, (upload, info, digest) in enumerate(checked, start=1):
@@ -260,7 +304,11 @@ def _voice_fail(voice: Voice, reason: str) -> Voice:
 
 
 def voice_retry(*, voice: Voice) -> Voice:
-    """Retry creating a failed voice. Raises InvalidState unless the voice is `failed`."""
+    """Retry creating a failed voice. Raises InvalidState unless the voice is `failed`, RateLimited
+    when its owner creates voices too often (a retry calls the provider like a creation)."""
+    if voice.status == Voice.Status.FAILED:
+        ratelimit.attempt_or_refuse("voice-create", str(voice.owner_id), settings.VOICE_CREATE_RATE,
+                                    what="voice creations")
     with transaction.atomic():
         updated = Voice.objects.filter(pk=voice.pk, status=Voice.Status.FAILED).update(
             status=Voice.Status.CREATING, failure_reason="", updated_at=timezone.now()
@@ -281,6 +329,7 @@ def voice_update(*, voice: Voice, name: str | None = None, persona: str | None =
 
     if voice.status == Voice.Status.DISABLED:
         raise InvalidState("A disabled voice cannot be changed.")
+    plain_text_validate(name=name, persona=(persona, True))
     persona_history_ensure(voice=voice)
     if name is not None:
         voice.name = name.strip()

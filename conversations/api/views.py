@@ -1,16 +1,17 @@
 from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import mixins, status, viewsets
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
 from clones import selectors as clone_selectors
 from clones.models import Voice
 from conversations import selectors, services
 from conversations.models import Message
-from voiceclone.api import CreatedCursorPagination
+from voiceclone.api import CreatedCursorPagination, QueryParametersSerializer
+from voiceclone.parsers import JSONParser
 from voiceclone.audio_response import audio_response
 
 from .serializers import (
@@ -29,13 +30,19 @@ class MessageCursorPagination(CreatedCursorPagination):
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
     "Idempotency-Key", str, OpenApiParameter.HEADER, required=False,
-    description="Repeat a POST with the same key to get the original result instead of a second turn.",
+    description="Repeat a POST with the same key to get the original turn instead of a second one, also when the "
+                "repeats arrive at once. 1–128 characters: letters, digits and `. _ : + / = -` (e.g. a UUID); "
+                "anything else is a 400 `invalid_idempotency_key`.",
 )
 
 
+class ConversationFilterInputSerializer(QueryParametersSerializer):
+    archived = serializers.BooleanField(required=False, default=True,
+                                        help_text="Include archived conversations (default true).")
+
+
 @extend_schema_view(
-    list=extend_schema(summary="List conversations", parameters=[
-        OpenApiParameter("archived", bool, description="Include archived conversations (default true)")]),
+    list=extend_schema(summary="List conversations", parameters=[ConversationFilterInputSerializer]),
     retrieve=extend_schema(summary="Get a conversation"),
 )
 class ConversationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -45,7 +52,11 @@ class ConversationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
     lookup_value_regex = "[0-9a-fA-F-]{32,36}"
 
     def get_queryset(self):
-        include_archived = self.request.query_params.get("archived", "true").lower() != "false"
+        include_archived = True
+        if self.action == "list":
+            filters = ConversationFilterInputSerializer(data=self.request.query_params)
+            filters.is_valid(raise_exception=True)
+            include_archived = filters.validated_data["archived"]
         return selectors.conversation_list_for_user(user=self.request.user, include_archived=include_archived)
 
     @extend_schema(summary="Start a conversation with one of your ready voices or a shared one",

@@ -4,6 +4,7 @@ from django.urls import reverse
 from rest_framework import serializers
 
 from retraining.models import RetrainRun, RetrainRunClip
+from voiceclone.api import QueryParametersSerializer
 
 
 def _audio_url(context, clip_id) -> str | None:
@@ -127,13 +128,17 @@ class RetrainRunReasonInputSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
 
-class RetrainRunFilterInputSerializer(serializers.Serializer):
+class RetrainRunFilterInputSerializer(QueryParametersSerializer):
     state = serializers.ChoiceField(choices=RetrainRun.State.choices, required=False)
     voice = serializers.UUIDField(required=False)
 
 
-class EligibilityFilterInputSerializer(serializers.Serializer):
-    strategy = serializers.ChoiceField(choices=RetrainRun.Strategy.choices, required=False)
+class EligibilityFilterInputSerializer(QueryParametersSerializer):
+    voice = serializers.UUIDField(required=False, help_text="Only this voice.")
+    eligible = serializers.BooleanField(required=False, allow_null=True, default=None,
+                                        help_text="Only eligible (true) or ineligible (false).")
+    strategy = serializers.ChoiceField(choices=RetrainRun.Strategy.choices, required=False,
+                                       help_text="The strategy to check (default recreate).")
 
 
 class EligibilityOutputSerializer(serializers.Serializer):

@@ -5,8 +5,6 @@ Every write goes through `retraining.services`; errors map through `voiceclone.a
 (NotEligible 422 with reasons, InvalidState 409, provider errors 502/503).
 """
 
-import uuid
-
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
@@ -157,10 +155,7 @@ class RetrainRunViewSet(viewsets.GenericViewSet):
         description="`is_eligible` is true exactly when `POST /api/v1/retrain-runs/` with this voice and "
                     "strategy would succeed now: the check runs the selection as a dry run. Each reason is "
                     "`{code, message}`; the message says what blocks and what to do.",
-        parameters=[OpenApiParameter("voice", str, description="Only this voice (UUID)."),
-                    OpenApiParameter("eligible", bool, description="Only eligible (true) or ineligible (false)."),
-                    OpenApiParameter("strategy", str, enum=[*RetrainRun.Strategy.values],
-                                     description="The strategy to check (default recreate).")],
+        parameters=[EligibilityFilterInputSerializer],
         responses=EligibilityOutputSerializer(many=True),
     )
     @action(detail=False, methods=["get"])
@@ -169,16 +164,13 @@ class RetrainRunViewSet(viewsets.GenericViewSet):
         filters = EligibilityFilterInputSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         voices = Voice.objects.exclude(status=Voice.Status.DISABLED)
-        if request.query_params.get("voice"):
-            try:
-                voices = voices.filter(pk=uuid.UUID(request.query_params["voice"]))
-            except ValueError:
-                raise NotFound("No such voice.") from None
+        if filters.validated_data.get("voice"):
+            voices = voices.filter(pk=filters.validated_data["voice"])
         strategy = filters.validated_data.get("strategy") or RetrainRun.Strategy.RECREATE
         rows = [e.as_dict() for e in services.voices_eligibility(voices=voices, strategy=strategy)]
-        wanted = request.query_params.get("eligible")
-        if wanted in ("true", "false"):
-            rows = [r for r in rows if r["is_eligible"] == (wanted == "true")]
+        wanted = filters.validated_data.get("eligible")
+        if wanted is not None:
+            rows = [r for r in rows if r["is_eligible"] == wanted]
         return Response(EligibilityOutputSerializer(rows, many=True).data)
 
     @extend_schema(summary="Scan every voice now and propose runs for the eligible ones (staff)", request=None,

@@ -234,7 +234,8 @@ def test_voice_form_in_the_admin_cannot_change_version_status_or_sharing(client,
     assert voice.is_shared is False
 
 
-def test_a_new_signup_sees_the_shared_demo_voice_and_chats(client, emulator_ctl, run_tasks):
+def test_a_new_signup_sees_the_shared_demo_voice_and_chats(client, emulator_ctl, run_tasks, settings):
+    settings.DEBUG = True  # the demo admin and its voice are made without --admin only in development
     with run_tasks():
         call_command("demo", stdout=StringIO())
     demo = Voice.objects.get(name="Ada (demo)")

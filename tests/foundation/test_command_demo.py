@@ -10,7 +10,8 @@ from clones.models import Voice
 pytestmark = pytest.mark.django_db
 
 
-def test_demo_creates_admin_and_a_voice_the_provider_knows(client, emulator_ctl, run_tasks):
+def test_demo_creates_admin_and_a_voice_the_provider_knows(client, emulator_ctl, run_tasks, settings):
+    settings.DEBUG = True  # the well-known demo password only in development
     out = StringIO()
     with run_tasks():
         call_command("demo", stdout=out)

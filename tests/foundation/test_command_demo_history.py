@@ -3,7 +3,7 @@
 from io import StringIO
 
 import pytest
-from django.conf import settings
+from django.conf import settings as django_settings
 from django.core.management import call_command
 
 from clones.models import ClipSample, Voice
@@ -14,15 +14,16 @@ pytestmark = pytest.mark.django_db
 RUNS = "/admin/retraining/retrainrun/"
 
 
-def test_demo_history_then_the_readme_steps_promote_a_retrain(client, emulator_ctl, run_tasks):
+def test_demo_history_then_the_readme_steps_promote_a_retrain(client, emulator_ctl, run_tasks, settings):
+    settings.DEBUG = True  # the demo admin has the well-known password only in development (docs/production.md)
     out = StringIO()
     with run_tasks():
         call_command("demo", "--history", stdout=out)
     voice = Voice.objects.get(name="Ben (demo with history)")
     assert "History voice “Ben (demo with history)”" in out.getvalue()
     generated = ClipSample.objects.filter(voice=voice, source="generated")
-    assert voice.conversations.count() >= settings.RETRAIN_MIN_CONVERSATIONS
-    assert generated.filter(review_status="approved").count() >= settings.RETRAIN_MIN_APPROVED_CLIPS
+    assert voice.conversations.count() >= django_settings.RETRAIN_MIN_CONVERSATIONS
+    assert generated.filter(review_status="approved").count() >= django_settings.RETRAIN_MIN_APPROVED_CLIPS
     assert generated.filter(review_status="rejected").exists() and generated.filter(review_status="pending").exists()
     assert not generated.filter(analysed_at__isnull=True).exists()
 

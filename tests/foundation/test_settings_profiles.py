@@ -92,4 +92,4 @@ def test_bad_values_refuse_to_start(tmp_path, env, message):
 
 
 def test_production_settings_start_with_a_secret_key(tmp_path):
-    assert profile(tmp_path, DEBUG="false", SECRET_KEY="a-real-secret")["debug"] is False
+    assert profile(tmp_path, DEBUG="false", SECRET_KEY="k3y-" + "0123456789abcdef" * 4)["debug"] is False

@@ -8,6 +8,8 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
+from voiceclone.api import MAX_ID, QueryParametersSerializer
+
 from . import services
 from .models import Event, Webhook, WebhookDelivery
 from .selectors import (
@@ -35,24 +37,29 @@ class EventFeedSerializer(serializers.Serializer):
     has_more = serializers.BooleanField()
 
 
+class EventFeedInputSerializer(QueryParametersSerializer):
+    after = serializers.IntegerField(required=False, default=0, min_value=0, max_value=MAX_ID,
+                                     help_text="Return events with id greater than this (default 0).")
+    type = serializers.ListField(
+        child=serializers.ChoiceField(choices=Event.Type.choices), required=False, default=list,
+        help_text="Only these event types (repeatable).",
+    )
+    limit = serializers.IntegerField(required=False, default=MAX_EVENTS, min_value=1, max_value=MAX_EVENTS,
+                                     help_text=f"At most this many, 1–{MAX_EVENTS} (default {MAX_EVENTS}).")
+
+
 class EventViewSet(viewsets.ViewSet):
     @extend_schema(
         summary="Events about your voices and conversations, oldest first, after a cursor",
-        parameters=[
-            OpenApiParameter("after", int, description="Return events with id greater than this (default 0)."),
-            OpenApiParameter("type", str, many=True, description="Only these event types (repeatable)."),
-            OpenApiParameter("limit", int, description=f"At most this many (default and max {MAX_EVENTS})."),
-        ],
+        parameters=[EventFeedInputSerializer],
         responses=EventFeedSerializer,
     )
     def list(self, request):
-        try:
-            after = int(request.query_params.get("after") or 0)
-            limit = min(int(request.query_params.get("limit") or MAX_EVENTS), MAX_EVENTS)
-        except ValueError:
-            raise ValidationError({"after": ["Must be an integer event id."]}) from None
-        types = request.query_params.getlist("type")
-        events = list(event_list_for_user(user=request.user, after=after, types=types)[: limit + 1])
+        params = EventFeedInputSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        after, limit = params.validated_data["after"], params.validated_data["limit"]
+        events = list(event_list_for_user(user=request.user, after=after, types=params.validated_data["type"])
+                      [: limit + 1])
         has_more = len(events) > limit
         events = events[:limit]
         cursor = events[-1].id if events else after
