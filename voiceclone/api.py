@@ -207,6 +207,17 @@ class CreatedCursorPagination(CursorPagination):
             raise parameter_error(self.page_size_query_param, f"Must be between 1 and {self.max_page_size}.")
         return value
 
+    def get_schema_operation_parameters(self, view):
+        return [
+            {"name": self.cursor_query_param, "required": False, "in": "query",
+             "description": "Opaque: the `next` or `previous` link of an earlier page carries it; anything else "
+                            "is a 400.",
+             "schema": {"type": "string", "minLength": 1, "pattern": f"^{_BASE64.pattern}$"}},
+            {"name": self.page_size_query_param, "required": False, "in": "query",
+             "description": f"Results per page, 1–{self.max_page_size} (default {self.page_size}).",
+             "schema": {"type": "integer", "minimum": 1, "maximum": self.max_page_size, "default": self.page_size}},
+        ]
+
     def decode_cursor(self, request):
         encoded = request.query_params.get(self.cursor_query_param)
         # DRF's decoder skips characters that are not base64, so garbage may read as the first page.

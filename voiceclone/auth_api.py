@@ -12,13 +12,17 @@ class ObtainTokenView(ObtainAuthToken):
     """`POST {"username", "password"}` → `{"token"}`; send it as `Authorization: Token <token>`."""
 
     parser_classes = (parsers.FormParser, parsers.MultiPartParser, JSONParser)
+    # Exchanging a password for a token needs no other credentials: a stale `Authorization` header a
+    # client still sends must not turn the exchange into a 401.
+    authentication_classes = ()
 
     @extend_schema(
         summary="Exchange a username and password for an API token",
         request=inline_serializer("TokenRequest", {"username": serializers.CharField(),
                                                    "password": serializers.CharField()}),
         responses={200: inline_serializer("TokenResponse", {"token": serializers.CharField()}),
-                   400: OpenApiResponse(description="Wrong username or password"),
+                   400: OpenApiResponse(description="Wrong username or password (`errors.non_field_errors`), or a "
+                                                    "field missing"),
                    429: OpenApiResponse(description="Too many sign-in attempts for this username or from this "
                                                     "address (`Retry-After` says when to try again)")},
         auth=[],

@@ -341,7 +341,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "voiceclone.openapi.ApiAutoSchema",
     "DEFAULT_PARSER_CLASSES": [
         "voiceclone.parsers.JSONParser",
         "rest_framework.parsers.FormParser",

@@ -6,6 +6,7 @@ Services call them, so the API, the pages and management commands refuse the sam
 import unicodedata
 
 from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
 
 # Embeddings, overrides and isolates: they reorder how text is displayed, so a name can read as
 # something it is not ("Trojan Source", CVE-2021-42574). The marks LRM/RLM/ALM stay allowed: right-
@@ -63,3 +64,26 @@ def language_code_validate(code: str) -> str:
         return normalised
     raise ValidationError({"language": [
         f"“{code}” is not a language code: use a two-letter ISO 639-1 code such as en, es, fr, de, ja or zh."]})
+
+
+
+class PlainTextValidator(RegexValidator):
+    """`plain_text_problem` for API serializers: its message names the character, and its regex (the same
+    rule) becomes the field's `pattern` in the OpenAPI schema. Unpaired surrogates never reach a
+    serializer (the JSON parser refuses them)."""
+
+    _NOT_PLAIN = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+
+    def __init__(self, *, multiline: bool):
+        allowed_breaks = "" if multiline else r"\t\n\r"
+        super().__init__(rf"^[^{allowed_breaks}{self._NOT_PLAIN}]*$", code="invalid")
+        self.multiline = multiline
+
+    def __call__(self, value):
+        problem = plain_text_problem(str(value), multiline=self.multiline)
+        if problem:
+            raise ValidationError(f"This text {problem}", code="invalid")
+
+
+plain_text_line = PlainTextValidator(multiline=False)
+plain_text_multiline = PlainTextValidator(multiline=True)

@@ -6,7 +6,6 @@ to them here (owners hear their replies through the messages API).
 
 from django.conf import settings
 from django.db import transaction
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -17,6 +16,7 @@ from clones import selectors, services
 from clones.models import ClipSample
 from voiceclone.api import MAX_ID, CreatedCursorPagination, QueryParametersSerializer
 from voiceclone.audio_response import audio_response
+from voiceclone.openapi import AUDIO_HEADERS, audio_responses
 
 # --- serializers -----------------------------------------------------------------------------------------
 
@@ -105,6 +105,10 @@ class ClipBulkReviewOutputSerializer(serializers.Serializer):
                                         help_text="Missing clips and clips that are not generated.")
 
 
+class ClipReanalyseOutputSerializer(serializers.Serializer):
+    queued = serializers.IntegerField(help_text="Clips queued for analysis (1).")
+
+
 # --- views -------------------------------------------------------------------------------------------------
 
 _FILTER_PARAMETERS = ClipFilterInputSerializer
@@ -120,6 +124,7 @@ class ClipViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     serializer_class = ClipOutputSerializer
     pagination_class = CreatedCursorPagination
     lookup_value_regex = r"\d+"
+    staff_only = True  # the schema says so (voiceclone.openapi)
 
     def _require_staff(self):
         if not self.request.user.is_staff:
@@ -170,7 +175,7 @@ class ClipViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         return Response({"updated": result.updated, "skipped_ids": result.skipped_ids})
 
     @extend_schema(summary="Re-run quality analysis of a clip (staff)", request=None,
-                   responses={202: OpenApiResponse(description="Queued"), 404: OpenApiResponse(description="Not found")})
+                   responses={202: ClipReanalyseOutputSerializer, 404: OpenApiResponse(description="Not found")})
     @action(detail=True, methods=["post"])
     def reanalyse(self, request, pk=None):
         clip = self.get_object()
@@ -178,9 +183,8 @@ class ClipViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
             services.clips_reanalyse(clip_ids=[clip.pk])
         return Response({"queued": 1}, status=status.HTTP_202_ACCEPTED)
 
-    @extend_schema(summary="The clip's audio (staff; HTTP Range supported)",
-                   responses={(200, "audio/mpeg"): OpenApiTypes.BINARY, 206: OpenApiTypes.BINARY,
-                              404: OpenApiResponse(description="Not found")})
+    @extend_schema(summary="The clip's audio (staff; HTTP Range supported)", parameters=AUDIO_HEADERS,
+                   responses={**audio_responses("audio/*"), 404: OpenApiResponse(description="Not found")})
     @action(detail=True, methods=["get"], url_path="audio", url_name="audio")
     def audio(self, request, pk=None):
         clip = self.get_object()

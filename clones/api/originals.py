@@ -15,6 +15,8 @@ from rest_framework.response import Response
 from clones import selectors, services
 from clones.models import ClipSample, Voice
 from voiceclone.audio_response import audio_response
+from voiceclone.validators import plain_text_line
+from voiceclone.openapi import AUDIO_HEADERS, audio_responses
 
 from .views import client_ip
 
@@ -47,7 +49,8 @@ class OriginalsAddInputSerializer(serializers.Serializer):
     consent = serializers.BooleanField(
         help_text="Must be true: the speaker consents to the consent statement (GET /api/v1/voices/consent-statement/)."
     )
-    speaker_name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    speaker_name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="",
+                                         validators=[plain_text_line])
     samples = serializers.ListField(
         child=serializers.FileField(allow_empty_file=True), min_length=1,
         help_text="1–25 recordings of the speaker (WAV, MP3, OGG, WebM or M4A), repeated field.",
@@ -134,8 +137,10 @@ class VoiceOriginalViewSet(viewsets.GenericViewSet):
         clip = services.original_restore(clip=self._original(pk), by=request.user)
         return Response(OriginalOutputSerializer(clip, context={"request": request}).data)
 
-    @extend_schema(summary="The original recording's audio (owner and staff)", parameters=[VOICE_ID],
-                   responses={(200, "audio/*"): bytes, 404: OpenApiResponse(description="Not found")})
+    @extend_schema(summary="The original recording's audio (owner and staff; HTTP Range supported)",
+                   parameters=[VOICE_ID, *AUDIO_HEADERS],
+                   responses={**audio_responses("audio/*", "application/octet-stream"),
+                              404: OpenApiResponse(description="Not found")})
     @action(detail=True, methods=["get"])
     def audio(self, request, voice_id=None, pk=None):
         clip = self._original(pk)

@@ -2,6 +2,7 @@ from django.conf import settings
 from rest_framework import serializers
 
 from clones.models import Voice, VoiceVersion
+from voiceclone.validators import plain_text_line, plain_text_multiline
 
 
 class VoiceVersionSummarySerializer(serializers.ModelSerializer):
@@ -54,13 +55,14 @@ class VoiceOutputSerializer(serializers.ModelSerializer):
 
 
 class VoiceCreateInputSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=100)
-    persona = serializers.CharField(max_length=4000)
+    name = serializers.CharField(max_length=100, validators=[plain_text_line])
+    persona = serializers.CharField(max_length=4000, validators=[plain_text_multiline])
     language = serializers.CharField(max_length=16, required=False, allow_blank=True, default="en")
     consent = serializers.BooleanField(
         help_text="Must be true: the speaker consents to the consent statement (GET /api/v1/voices/consent-statement/)."
     )
-    speaker_name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    speaker_name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="",
+                                         validators=[plain_text_line])
     samples = serializers.ListField(
         child=serializers.FileField(allow_empty_file=True),
         min_length=1,
@@ -74,8 +76,8 @@ class VoiceCreateInputSerializer(serializers.Serializer):
 
 
 class VoiceUpdateInputSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=100, required=False)
-    persona = serializers.CharField(max_length=4000, required=False)
+    name = serializers.CharField(max_length=100, required=False, validators=[plain_text_line])
+    persona = serializers.CharField(max_length=4000, required=False, validators=[plain_text_multiline])
 
 
 class VoiceCreatedOutputSerializer(serializers.Serializer):

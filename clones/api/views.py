@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from clones import selectors, services
 from clones.models import Voice
 from retraining.api.serializers import VoiceRollbackInputSerializer
+from voiceclone.openapi import PROVIDER_ERRORS
 from voiceclone.parsers import JSONParser
 
 from .serializers import (
@@ -38,8 +39,16 @@ def client_ip(request) -> str | None:
 
 @extend_schema_view(
     list=extend_schema(summary="List voices: your own and those shared with every user (staff see all)"),
-    retrieve=extend_schema(summary="Get a voice"),
-    destroy=extend_schema(summary="Disable a voice (soft delete)", responses={204: None}),
+    retrieve=extend_schema(summary="Get a voice",
+                           description="A disabled (deleted) voice still answers, with `status: disabled`: "
+                                       "its conversations and stored replies are kept and refer to it."),
+    destroy=extend_schema(
+        summary="Disable a voice (soft delete)",
+        description="The voice stops answering and cannot be changed; it stays readable with `status: disabled` "
+                    "(its conversations, stored replies and clips are kept), and a repeated DELETE answers 204 "
+                    "again. Its provider voices are freed by the cleanup.",
+        responses={204: None},
+    ),
 )
 class VoiceViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet
@@ -47,6 +56,7 @@ class VoiceViewSet(
     serializer_class = VoiceOutputSerializer
     parser_classes = [JSONParser, MultiPartParser, FormParser]
     lookup_value_regex = "[0-9a-fA-F-]{32,36}"
+    staff_only_actions = ("rollback",)  # the schema says so (voiceclone.openapi)
 
     # Reading is open to every voice the user can chat with (their own and shared ones); every other
     # action needs a voice the user manages.
@@ -72,7 +82,9 @@ class VoiceViewSet(
     @extend_schema(
         summary="Create a voice clone from consented recordings",
         request={"multipart/form-data": VoiceCreateInputSerializer},
-        responses={202: VoiceCreatedOutputSerializer, 400: OpenApiResponse(description="Per-field errors")},
+        responses={202: VoiceCreatedOutputSerializer,
+                   400: OpenApiResponse(description="Per-field errors (`errors.samples` names each refused file), "
+                                                    "or `consent_missing`")},
     )
     def create(self, request):
         serializer = VoiceCreateInputSerializer(data=request.data)
@@ -107,13 +119,17 @@ class VoiceViewSet(
         services.voice_disable(voice=instance)
 
     @extend_schema(summary="Retry creating a voice whose creation failed", request=None,
-                   responses={202: VoiceOutputSerializer})
+                   responses={202: VoiceOutputSerializer,
+                              409: OpenApiResponse(description="Only a voice whose creation failed can be retried")})
     @action(detail=True, methods=["post"])
     def retry(self, request, pk=None):
         voice = services.voice_retry(voice=self.get_object())
         return Response(self.get_serializer(voice).data, status=status.HTTP_202_ACCEPTED)
 
-    @extend_schema(summary="List the provider versions behind a voice", responses=VoiceVersionOutputSerializer(many=True))
+    @extend_schema(summary="List the provider versions behind a voice",
+                   responses={200: VoiceVersionOutputSerializer(many=True),
+                              403: OpenApiResponse(description="A voice shared with you: only its owner and staff "
+                                                               "see its versions")})
     @action(detail=True, methods=["get"])
     def versions(self, request, pk=None):
         voice = self.get_object()
@@ -130,7 +146,7 @@ class VoiceViewSet(
                     "`voice.version_rolled_back` event. 409 when the version is not archived or is gone.",
         request=VoiceRollbackInputSerializer,
         responses={200: VoiceOutputSerializer, 403: OpenApiResponse(description="Staff only"),
-                   409: OpenApiResponse(description="The version cannot be re-activated")},
+                   409: OpenApiResponse(description="The version cannot be re-activated"), **PROVIDER_ERRORS},
     )
     @action(detail=True, methods=["post"])
     def rollback(self, request, pk=None):

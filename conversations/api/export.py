@@ -7,6 +7,7 @@ from rest_framework.views import APIView
 from conversations import selectors
 from conversations.export import conversation_export
 from conversations.models import Conversation
+from voiceclone.openapi import zip_download
 from voiceclone.streaming import streaming_download
 
 
@@ -15,7 +16,7 @@ class ConversationExportView(APIView):
         summary="Export a conversation: transcript (JSON and text) and one audio file of the whole conversation",
         description="A zip of transcript.json, transcript.txt and conversation.mp3 (the user's recordings and the "
                     "clone's replies in order; typed turns are noted in the transcript). Owner only.",
-        responses={(200, "application/zip"): OpenApiResponse(description="The export"),
+        responses={**zip_download("The export."),
                    404: OpenApiResponse(description="No such conversation, or not yours")},
     )
     def get(self, request, pk):

@@ -1,8 +1,10 @@
+from django.core.validators import RegexValidator
 from django.urls import reverse
 from rest_framework import serializers
 
 from conversations.models import Conversation, Message
 from voiceclone import replies
+from voiceclone.validators import plain_text_line
 
 
 class ConversationOutputSerializer(serializers.ModelSerializer):
@@ -15,11 +17,12 @@ class ConversationOutputSerializer(serializers.ModelSerializer):
 
 class ConversationCreateInputSerializer(serializers.Serializer):
     voice = serializers.UUIDField()
-    title = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    title = serializers.CharField(max_length=200, required=False, allow_blank=True, default="",
+                                  validators=[plain_text_line])
 
 
 class ConversationUpdateInputSerializer(serializers.Serializer):
-    title = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    title = serializers.CharField(max_length=200, required=False, allow_blank=True, validators=[plain_text_line])
     is_archived = serializers.BooleanField(required=False)
 
 
@@ -54,9 +57,18 @@ class MessageOutputSerializer(serializers.ModelSerializer):
         return replies.engine_label(message.reply_engine) if message.reply_engine else ""
 
 
-class MessageCreateInputSerializer(serializers.Serializer):
-    text = serializers.CharField(required=False, allow_blank=True, max_length=2000)
-    audio = serializers.FileField(required=False, help_text="A recording (WAV, MP3, OGG, WebM or M4A).")
+class MessageTextInputSerializer(serializers.Serializer):
+    """A typed message (`application/json`)."""
+
+    # Python's str.strip() also drops U+001C–U+001F, which JSON Schema's `\s` does not match.
+    text = serializers.CharField(max_length=2000, validators=[RegexValidator(r"[^\s\x1c-\x1f]")],
+                                 help_text="What you say; at least one character that is not a space.")
+
+
+class MessageAudioInputSerializer(serializers.Serializer):
+    """A spoken message (`multipart/form-data`): the recording is transcribed, then answered."""
+
+    audio = serializers.FileField(help_text="A recording (WAV, MP3, OGG, WebM or M4A), at most UPLOAD_MAX_BYTES.")
 
 
 class TurnOutputSerializer(serializers.Serializer):

@@ -13,13 +13,15 @@ from conversations.models import Message
 from voiceclone.api import CreatedCursorPagination, QueryParametersSerializer
 from voiceclone.parsers import JSONParser
 from voiceclone.audio_response import audio_response
+from voiceclone.openapi import AUDIO_HEADERS, audio_responses
 
 from .serializers import (
     ConversationCreateInputSerializer,
     ConversationOutputSerializer,
     ConversationUpdateInputSerializer,
-    MessageCreateInputSerializer,
+    MessageAudioInputSerializer,
     MessageOutputSerializer,
+    MessageTextInputSerializer,
     TurnOutputSerializer,
 )
 
@@ -94,7 +96,7 @@ class ConversationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
         methods=["POST"],
         summary="Send a message (JSON text or multipart audio); the spoken reply is produced in the background",
         parameters=[IDEMPOTENCY_HEADER],
-        request={"application/json": MessageCreateInputSerializer, "multipart/form-data": MessageCreateInputSerializer},
+        request={"application/json": MessageTextInputSerializer, "multipart/form-data": MessageAudioInputSerializer},
         responses={202: TurnOutputSerializer, 400: OpenApiResponse(description="Empty or invalid input"),
                    409: OpenApiResponse(description="Conversation archived or voice not ready")},
     )
@@ -107,8 +109,12 @@ class ConversationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
             return self.get_paginated_response(data)
         if conversation.user_id != request.user.id:
             raise NotFound()  # staff may read any conversation but only its owner talks in it
-        serializer = MessageCreateInputSerializer(data=request.data)
+        # JSON carries text, multipart a recording; text beside a recording is refused, not ignored.
+        spoken = request.content_type.startswith("multipart/")
+        serializer = (MessageAudioInputSerializer if spoken else MessageTextInputSerializer)(data=request.data)
         serializer.is_valid(raise_exception=True)
+        if spoken and request.data.get("text"):
+            raise ValidationError({"non_field_errors": ["Send either text or a recording, not both."]})
         audio = serializer.validated_data.get("audio")
         audio_bytes = None
         if audio is not None:
@@ -145,9 +151,11 @@ class MessageViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
         return super().retrieve(request, *args, **kwargs)
 
     @extend_schema(summary="Stream a message's audio (the spoken reply, or your own recording)",
-                   responses={(200, "audio/mpeg"): OpenApiResponse(description="Audio bytes; supports Range"),
-                              302: OpenApiResponse(description="Presigned URL (S3 storage)"),
-                              404: OpenApiResponse(description="No audio (yet) or not yours")})
+                   description="A reply is MP3; your own recording keeps the type it was uploaded with. HTTP Range "
+                               "is supported; with S3 storage the answer is a redirect to a presigned URL.",
+                   parameters=AUDIO_HEADERS,
+                   responses={**audio_responses("audio/*", "application/octet-stream"),
+                              404: OpenApiResponse(description="No audio (yet), or not yours")})
     @action(detail=True, methods=["get"], url_path="audio")
     def audio(self, request, pk=None):
         message = self.get_object()
@@ -161,7 +169,9 @@ class MessageViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
         return audio_response(request, name=message.clip.file.name, content_type=message.clip.content_type,
                               download_name=f"reply-{message.pk}.mp3")
 
-    @extend_schema(summary="Retry a failed reply", request=None, responses={202: MessageOutputSerializer})
+    @extend_schema(summary="Retry a failed reply", request=None,
+                   responses={202: MessageOutputSerializer,
+                              409: OpenApiResponse(description="Only a failed reply can be retried")})
     @action(detail=True, methods=["post"])
     def retry(self, request, pk=None):
         message = self.get_object()

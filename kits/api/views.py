@@ -13,6 +13,7 @@ from clones.api.views import client_ip
 from clones.models import Voice
 from kits import services
 from kits.models import VoiceKitImport
+from voiceclone.openapi import zip_download
 from voiceclone.streaming import streaming_download
 
 from .serializers import KitImportedOutputSerializer, KitImportInputSerializer, KitImportOutputSerializer
@@ -31,7 +32,7 @@ class VoiceKitExportView(APIView):
         description="Originals, approved clips, metadata.csv (LJSpeech style), manifest.json (voice, persona "
                     "versions, versions, lineage, review, metrics, consent hashes) and SHA256SUMS. "
                     "Content-Length is exact, so clients can show progress. See docs/voice-kits.md.",
-        responses={(200, "application/zip"): OpenApiResponse(description="The kit"),
+        responses={**zip_download("The kit."),
                    404: OpenApiResponse(description="No such voice, or not yours")},
     )
     def get(self, request, pk):

@@ -89,7 +89,8 @@ class PersonaDraftAcceptView(APIView):
 
 class PersonaDraftDiscardView(APIView):
     @extend_schema(summary="Discard a draft; the persona stays as it is", request=None,
-                   responses=PersonaDraftOutputSerializer)
+                   responses={200: PersonaDraftOutputSerializer,
+                              409: OpenApiResponse(description="The draft was already decided")})
     def post(self, request, pk, draft_id):
         draft = services.persona_draft_discard(draft=_draft(request, pk, draft_id), by=request.user)
         return Response(PersonaDraftOutputSerializer(draft).data)

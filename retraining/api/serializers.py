@@ -1,6 +1,7 @@
 """Shapes of the retraining API (staff only): runs, eligibility, quota, rollback input."""
 
 from django.urls import reverse
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from retraining.models import RetrainRun, RetrainRunClip
@@ -141,16 +142,23 @@ class EligibilityFilterInputSerializer(QueryParametersSerializer):
                                        help_text="The strategy to check (default recreate).")
 
 
+class EligibilityReasonOutputSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="Stable, e.g. `too_few_approved_clips`.")
+    message = serializers.CharField(help_text="What blocks, and what to do.")
+
+
 class EligibilityOutputSerializer(serializers.Serializer):
     voice_id = serializers.UUIDField()
     voice_name = serializers.CharField()
-    strategy = serializers.CharField()
+    strategy = serializers.ChoiceField(choices=RetrainRun.Strategy.choices)
     is_eligible = serializers.BooleanField()
-    reasons = serializers.ListField(child=serializers.DictField(), help_text='[{"code", "message"}]')
+    reasons = EligibilityReasonOutputSerializer(many=True)
     counts = serializers.DictField()
     blocking_run_id = serializers.IntegerField(allow_null=True)
 
 
+# One object, although it answers the `list` action (drf-spectacular would document an array).
+@extend_schema_serializer(many=False)
 class QuotaOutputSerializer(serializers.Serializer):
     voice_limit = serializers.IntegerField(allow_null=True)
     slots_used = serializers.IntegerField(allow_null=True)

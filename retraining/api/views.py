@@ -8,7 +8,7 @@ Every write goes through `retraining.services`; errors map through `voiceclone.a
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.response import Response
 
 from clones.models import Voice, VoiceVersion
@@ -16,6 +16,7 @@ from clones.selectors import voice_get_for_user
 from retraining import selectors, services
 from retraining.models import RetrainRun
 from voiceclone.api import CreatedCursorPagination
+from voiceclone.openapi import PROVIDER_ERRORS
 
 from .serializers import (
     CleanupOutputSerializer,
@@ -46,6 +47,7 @@ class RetrainRunViewSet(viewsets.GenericViewSet):
     pagination_class = CreatedCursorPagination
     serializer_class = RetrainRunDetailOutputSerializer
     lookup_value_regex = r"\d+"
+    staff_only = True  # the schema says so (voiceclone.openapi); non-staff get 403 on collections, 404 on runs
 
     def get_queryset(self):
         return selectors.retrain_run_list_for_user(user=self.request.user)
@@ -96,7 +98,7 @@ class RetrainRunViewSet(viewsets.GenericViewSet):
         try:
             voice = voice_get_for_user(user=request.user, voice_id=serializer.validated_data["voice"])
         except Voice.DoesNotExist:
-            raise NotFound("No such voice.") from None
+            raise ValidationError({"voice": ["Unknown voice."]}) from None
         run = services.retrain_run_propose(
             voice=voice, proposed_by=request.user, strategy=serializer.validated_data["strategy"]
         )
@@ -136,14 +138,14 @@ class RetrainRunViewSet(viewsets.GenericViewSet):
         return self._detail(request, run, code=status.HTTP_202_ACCEPTED)
 
     @extend_schema(summary="Promote a candidate: the voice speaks with the new version from its next reply (staff)",
-                   request=None, responses={200: RetrainRunDetailOutputSerializer, 409: INVALID_STATE})
+                   request=None, responses={200: RetrainRunDetailOutputSerializer, 409: INVALID_STATE, **PROVIDER_ERRORS})
     @action(detail=True, methods=["post"])
     def promote(self, request, pk=None):
         run = services.retrain_run_promote(run=self._get(request, pk), by=request.user)
         return self._detail(request, run)
 
     @extend_schema(summary="Roll a promoted run back: re-activate the version it replaced (staff)", request=None,
-                   responses={200: RetrainRunDetailOutputSerializer, 409: INVALID_STATE})
+                   responses={200: RetrainRunDetailOutputSerializer, 409: INVALID_STATE, **PROVIDER_ERRORS})
     @action(detail=True, methods=["post"])
     def rollback(self, request, pk=None):
         run = self._get(request, pk)
@@ -158,7 +160,7 @@ class RetrainRunViewSet(viewsets.GenericViewSet):
         parameters=[EligibilityFilterInputSerializer],
         responses=EligibilityOutputSerializer(many=True),
     )
-    @action(detail=False, methods=["get"])
+    @action(detail=False, methods=["get"], pagination_class=None)  # a plain list: one row per voice
     def eligibility(self, request):
         _require_staff(request)
         filters = EligibilityFilterInputSerializer(data=request.query_params)
@@ -187,6 +189,7 @@ class QuotaViewSet(viewsets.GenericViewSet):
 
     serializer_class = QuotaOutputSerializer
     pagination_class = None
+    staff_only = True
 
     def get_queryset(self):
         return VoiceVersion.objects.none()

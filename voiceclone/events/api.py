@@ -1,7 +1,13 @@
 """Events feed and webhooks API: `GET /api/v1/events/?after=`, `/api/v1/webhooks/` (the caller's own)."""
 
 from django.core.exceptions import ObjectDoesNotExist
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_serializer,
+    extend_schema_view,
+)
 from rest_framework import serializers, viewsets
 from rest_framework import status as http_status
 from rest_framework.decorators import action
@@ -31,6 +37,8 @@ class EventOutputSerializer(serializers.ModelSerializer):
         fields = ["id", "type", "voice", "conversation", "payload", "created_at"]
 
 
+# One object, although it answers the `list` action (drf-spectacular would document an array).
+@extend_schema_serializer(many=False)
 class EventFeedSerializer(serializers.Serializer):
     results = EventOutputSerializer(many=True)
     cursor = serializers.IntegerField(help_text="Pass as `after` to get only newer events.")
@@ -98,7 +106,7 @@ class WebhookCreatedOutputSerializer(WebhookOutputSerializer):
 class WebhookInputSerializer(serializers.Serializer):
     url = serializers.URLField(max_length=500)
     event_types = serializers.ListField(
-        child=serializers.CharField(max_length=64), required=False, default=list,
+        child=serializers.ChoiceField(choices=Event.Type.choices), required=False, default=list,
         help_text="Event types to receive (see the events feed's `type`); empty = all.",
     )
     secret = serializers.CharField(min_length=16, max_length=128, required=False, allow_blank=True, default="",
@@ -108,7 +116,7 @@ class WebhookInputSerializer(serializers.Serializer):
 
 class WebhookUpdateInputSerializer(serializers.Serializer):
     url = serializers.URLField(max_length=500, required=False)
-    event_types = serializers.ListField(child=serializers.CharField(max_length=64), required=False)
+    event_types = serializers.ListField(child=serializers.ChoiceField(choices=Event.Type.choices), required=False)
     secret = serializers.CharField(min_length=16, max_length=128, required=False)
     is_active = serializers.BooleanField(required=False)
 
