@@ -490,6 +490,7 @@ SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update({
     "VoiceVersionStateEnum": "clones.models.VoiceVersion.State",
     "RetrainRunClipRoleEnum": "retraining.models.RetrainRunClip.Role",
     "WebhookDeliveryStatusEnum": "voiceclone.events.models.WebhookDelivery.Status",
+    "EventTypeEnum": "voiceclone.events.models.Event.Type",
 })
 
 # --- Audit log, voice kits, personas and conversation memory (issue 15; docs/audit.md, docs/voice-kits.md,

@@ -31,10 +31,11 @@ class MessageCursorPagination(CreatedCursorPagination):
 
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
-    "Idempotency-Key", str, OpenApiParameter.HEADER, required=False,
+    "Idempotency-Key", {"type": "string", "pattern": "^[A-Za-z0-9._:+/=-]{0,128}$"}, OpenApiParameter.HEADER,
+    required=False,
     description="Repeat a POST with the same key to get the original turn instead of a second one, also when the "
                 "repeats arrive at once. 1–128 characters: letters, digits and `. _ : + / = -` (e.g. a UUID); "
-                "anything else is a 400 `invalid_idempotency_key`.",
+                "anything else is a 400 `invalid_idempotency_key`. Empty is the same as no key.",
 )
 
 
