@@ -56,7 +56,8 @@ def test_the_guides_example_refuses_a_changed_body_a_wrong_secret_and_an_old_del
     assert verify(SECRET, delivery.headers, delivery.body.replace(b"voice.ready", b"voice.fails")) is False
     assert verify("another-secret-" + "x" * 20, delivery.headers, delivery.body) is False
     assert verify(SECRET, {**delivery.headers, "X-Voiceclone-Signature": ""}, delivery.body) is False
-    # Ten minutes later the same delivery is a replay. (time.time is the clock the example reads.)
+    # Ten minutes later the same delivery is a replay. The clock is moved rather than waited for (mocked: no
+    # emulator can express the passing of time); time.time is the clock the example reads.
     sent = float(delivery.headers["X-Voiceclone-Timestamp"])
     monkeypatch.setattr(time, "time", lambda: sent + 600)
     assert verify(SECRET, delivery.headers, delivery.body) is False
