@@ -3,8 +3,9 @@
 The audio is not speech, but it has what the app and its tests look at: a duration that follows the
 text (about 13 characters per second, like real narration), voiced syllables separated by pauses at
 word and sentence boundaries (so silence trimming, loudness and "speech ratio" metrics behave), and
-a timbre derived from a seed string, so two voices (or two versions of one clone) differ measurably
-in pitch and spectral shape. The same (seed, text, speed) always gives the same samples.
+a timbre (voiceclone.emulator.timbre: median pitch, pitch range, formant scale, spectral tilt,
+breathiness) estimated from the voice's samples, so two voices differ measurably in pitch and spectral
+shape. The same (timbre, text, speed) always gives the same samples.
 
 Why the synthesis looks the way it does: it must stay cheap (the MP3 encoder already costs more than
 the synthesis), so everything is vectorised over the whole utterance in float32: one cumulative
@@ -19,52 +20,22 @@ import io
 import re
 import threading
 from collections import OrderedDict
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import soundfile as sf
+
+from fidelity.fingerprint import Landmarks, landmarks
+
+from .timbre import Timbre, synthesis_parameters, timbre_for
 
 SAMPLE_RATE = 22050
 # Narration runs at roughly 12-15 characters per second. Words are spoken at a slightly faster rate
 # so that, once pauses at punctuation and the edges are added, the whole clip lands near 13/s.
 CHARS_PER_SECOND = 15.0
-F0_RANGE_HZ = (90.0, 260.0)
 
 _VOWEL_GROUPS = re.compile(r"[aeiouyàáâãäåæèéêëìíîïòóôõöøùúûüý]+", re.IGNORECASE)
 _WORDS = re.compile(r"\S+")
-
-
-@dataclass(frozen=True)
-class Timbre:
-    """Voice parameters derived from a seed; also reported by the control endpoint for tests."""
-
-    f0_hz: float  # median fundamental frequency
-    tilt: float  # higher = darker: weaker upper formants with wider bandwidths
-    formant_scale: float  # vocal-tract length factor applied to the formant frequencies
-    breathiness: float  # level of aspiration noise mixed into voiced segments
-    pitch_range: float  # relative spread of syllable pitch around f0_hz
-
-    def as_dict(self) -> dict:
-        return {key: round(value, 4) for key, value in asdict(self).items()}
-
-
-def timbre_for(seed: str) -> Timbre:
-    """Derive a deterministic timbre from a seed string (normally the voice id)."""
-    digest = hashlib.sha256(seed.encode("utf-8")).digest()
-
-    def unit(i: int) -> float:
-        return int.from_bytes(digest[2 * i : 2 * i + 2], "big") / 65535.0
-
-    low, high = F0_RANGE_HZ
-    # Log-uniform pitch: perceptual pitch distance is logarithmic, so this spreads voices evenly.
-    f0 = low * (high / low) ** unit(0)
-    return Timbre(
-        f0_hz=f0,
-        tilt=0.6 + 1.0 * unit(1),
-        formant_scale=0.85 + 0.35 * unit(2),
-        breathiness=0.01 + 0.04 * unit(3),
-        pitch_range=0.03 + 0.04 * unit(4),
-    )
 
 
 def _syllable_count(word: str) -> int:
@@ -125,11 +96,15 @@ _VOWELS = np.array(
 _BLOCK_SAMPLES = 2 * SAMPLE_RATE
 
 
-def synthesize(text: str, seed: str, *, speed: float = 1.0) -> np.ndarray:
-    """Return mono float32 samples at SAMPLE_RATE for `text` spoken by the voice `seed`."""
-    timbre = timbre_for(seed)
+def synthesize(text: str, voice: Timbre | str, *, speed: float = 1.0) -> np.ndarray:
+    """Return mono float32 samples at SAMPLE_RATE for `text` spoken with the timbre `voice`.
+
+    A string is a seed for `timbre_for` (premade voices, benchmarks).
+    """
+    timbre = timbre_for(voice) if isinstance(voice, str) else voice
+    knobs = synthesis_parameters(timbre)
     speed = min(max(speed, 0.5), 2.0)
-    content_hash = hashlib.sha256(f"{seed}\x00{speed}\x00{text}".encode("utf-8")).digest()
+    content_hash = hashlib.sha256(f"{timbre.key()}\x00{speed}\x00{text}".encode("utf-8")).digest()
     rng = np.random.default_rng(int.from_bytes(content_hash[:8], "big"))
 
     durations, voiced_list = _segments(text, speed, rng)
@@ -140,12 +115,12 @@ def synthesize(text: str, seed: str, *, speed: float = 1.0) -> np.ndarray:
 
     # Per-syllable choices, all drawn before rendering so the block size cannot change the result.
     # Pitch offsets are centred (median 0) and every contour below is zero-mean, so the median
-    # pitch of any utterance stays at timbre.f0_hz: that keeps two voices reliably distinguishable.
+    # pitch of any utterance stays at the timbre's median: that keeps two voices reliably distinguishable.
     offsets = rng.uniform(-1.0, 1.0, n_seg)
     offsets -= np.median(offsets[voiced])
     syllables = {
-        "pitch": (timbre.f0_hz * (1.0 + timbre.pitch_range * offsets)).astype(np.float32),
-        "formants": _VOWELS[rng.integers(0, len(_VOWELS), n_seg)] * np.float32(timbre.formant_scale),
+        "pitch": (knobs.f0_hz * (1.0 + knobs.pitch_spread * offsets)).astype(np.float32),
+        "formants": _VOWELS[rng.integers(0, len(_VOWELS), n_seg)] * np.float32(knobs.formant_scale),
         "gain": (rng.uniform(0.7, 1.0, n_seg) * voiced).astype(np.float32),
         "burst": (rng.uniform(0.0, 1.0, n_seg) < 0.5) & voiced,
     }
@@ -155,12 +130,12 @@ def synthesize(text: str, seed: str, *, speed: float = 1.0) -> np.ndarray:
     block_starts = np.unique(np.searchsorted(starts, np.arange(0, n_total, _BLOCK_SAMPLES), side="right") - 1)
     phase = 0.0
     for first, last in zip(block_starts, [*block_starts[1:], n_seg]):
-        phase = _render_block(out, range(first, last), starts, lengths, syllables, timbre, rng, phase)
+        phase = _render_block(out, range(first, last), starts, lengths, syllables, knobs, rng, phase)
     np.clip(out, -0.99, 0.99, out=out)
     return out
 
 
-def _render_block(out, segments, starts, lengths, syllables, timbre, rng, phase_carry: float) -> float:
+def _render_block(out, segments, starts, lengths, syllables, knobs, rng, phase_carry: float) -> float:
     """Render `segments` into `out`; returns the glottal phase to carry into the next block."""
     f32 = np.float32
     seg_index = np.repeat(np.arange(segments.start, segments.stop), lengths[segments.start : segments.stop])
@@ -183,10 +158,11 @@ def _render_block(out, segments, starts, lengths, syllables, timbre, rng, phase_
     # sinusoid. It costs a few vector ops per formant and gives harmonics at k*f0 shaped by the
     # formants, without any filtering pass. Formants change per syllable (the "vowel").
     voice = np.zeros(n, dtype=f32)
-    gains = [(k + 1) ** -(1.0 + timbre.tilt) for k in range(3)]
+    gains = [(k + 1) ** -(1.0 + knobs.tilt) for k in range(3)]
     for k, gain in enumerate(gains):
         centre = syllables["formants"][:, k][seg_index]
-        bandwidth = f32(50.0 + 40.0 * timbre.tilt * (k + 1))
+        # Below tilt 0.2 only the gains change: narrower bandwidths would ring into the next period.
+        bandwidth = f32(50.0 + 40.0 * max(knobs.tilt, 0.2) * (k + 1))
         voice += f32(gain) * np.exp(-f32(np.pi) * bandwidth * tau) * np.sin(f32(2 * np.pi) * centre * tau)
 
     # Envelope: raised-cosine attack/release per syllable, zero in pauses.
@@ -197,7 +173,7 @@ def _render_block(out, segments, starts, lengths, syllables, timbre, rng, phase_
     # Aspiration (breathiness) and a short consonant-like burst at the start of half of the
     # syllables; noise is kept low because it makes the MP3 encoder work much harder. A fixed
     # scale (not the block's peak) keeps the loudness identical across blocks.
-    noise_level = f32(timbre.breathiness) * envelope
+    noise_level = f32(knobs.noise) * envelope
     noise_level += np.where(syllables["burst"][seg_index] & (pos < f32(0.03 * SAMPLE_RATE)), f32(0.08), f32(0.0))
     out[begin : begin + n] = voice * envelope * f32(0.8 / sum(gains)) + rng.standard_normal(n, dtype=f32) * noise_level
     return float(phase[-1] % 1.0)
@@ -232,9 +208,12 @@ def resample(samples: np.ndarray, rate: int) -> np.ndarray:
 class Rendered:
     data: bytes
     duration_secs: float
+    # Spectral-peak landmarks of the speech (fidelity.fingerprint), so the emulator recognises its own
+    # output when it comes back as a voice sample (voiceclone.emulator.lineage).
+    landmarks: Landmarks | None = None
 
 
-# Rendered replies by (text, seed, speed, format, rate). Output is deterministic, so repeated
+# Rendered replies by (text, timbre, speed, format, rate). Output is deterministic, so repeated
 # requests (previews, retries, tests) skip the encoder; bounded by total size.
 _CACHE_MAX_BYTES = 32 * 1024 * 1024
 _cache: OrderedDict[tuple, Rendered] = OrderedDict()
@@ -243,22 +222,23 @@ _cache_lock = threading.Lock()
 
 
 def render(
-    text: str, seed: str, *, speed: float = 1.0, audio_format: str = "mp3", sample_rate: int = SAMPLE_RATE
+    text: str, voice: Timbre | str, *, speed: float = 1.0, audio_format: str = "mp3", sample_rate: int = SAMPLE_RATE
 ) -> Rendered:
-    """Synthesise and encode; "mp3" is always encoded at SAMPLE_RATE, pcm/wav at `sample_rate`."""
+    """Synthesise, fingerprint and encode; "mp3" is always encoded at SAMPLE_RATE, pcm/wav at `sample_rate`."""
     global _cache_bytes
-    key = (text, seed, speed, audio_format, sample_rate)
+    voice = timbre_for(voice) if isinstance(voice, str) else voice
+    key = (text, voice.key(), speed, audio_format, sample_rate)
     with _cache_lock:
         hit = _cache.get(key)
         if hit is not None:
             _cache.move_to_end(key)
             return hit
-    samples = synthesize(text, seed, speed=speed)
+    samples = synthesize(text, voice, speed=speed)
     if audio_format == "mp3":
         data = encode(samples, "mp3")
     else:
         data = encode(resample(samples, sample_rate), audio_format, sample_rate)
-    rendered = Rendered(data, round(seconds(samples), 3))
+    rendered = Rendered(data, round(seconds(samples), 3), landmarks(samples, SAMPLE_RATE))
     with _cache_lock:
         if key not in _cache and len(data) <= _CACHE_MAX_BYTES // 4:
             _cache[key] = rendered

@@ -9,6 +9,7 @@ import json
 import re
 import urllib.error
 import urllib.request
+from urllib.parse import quote
 
 
 class EmulatorControlError(RuntimeError):
@@ -40,8 +41,18 @@ class EmulatorControl:
         self._call("POST", "reset", {"voice_limit": voice_limit, "character_limit": character_limit, **config})
 
     def configure(self, **config) -> dict:
-        """Change settings: voice_limit, character_limit, latency_ms, max_concurrent_requests."""
+        """Change settings: voice_limit, character_limit, latency_ms, max_concurrent_requests, and
+        degradation={...} (per-generation lineage degradation, voiceclone.emulator.timbre.Degradation)."""
         return self._call("POST", "config", config)["config"]
+
+    def voice_timbre(self, voice_id: str) -> dict:
+        """`{"voice_id", "timbre": {...}, "generation", "planted_shift"}` (plus rendered_timbre, lineage)."""
+        return self._call("GET", f"voices/{quote(voice_id, safe='')}/timbre")
+
+    def shift_timbre(self, voice_id: str, **shift) -> dict:
+        """Plant a shift on later renders: median_pitch_hz, pitch_range_st, spectral_tilt_db and breathiness
+        add, formant_scale multiplies. No arguments clears it. Returns the voice's timbre view."""
+        return self._call("POST", f"voices/{quote(voice_id, safe='')}/timbre", {"shift": shift})
 
     def add_fault(
         self,

@@ -197,7 +197,8 @@ class Api:
         ticket = self.state.begin_tts(voice_id, text, model_id)
         rendered = None
         try:
-            rendered = audio.render(text, ticket.timbre_seed, speed=speed, audio_format=kind, sample_rate=rate)
+            rendered = audio.render(text, ticket.timbre, speed=speed, audio_format=kind, sample_rate=rate)
+            self.state.record_render((text, ticket.timbre.key(), speed), rendered.landmarks, ticket=ticket)
         finally:
             self.state.end_tts(
                 audio_sha256=hashlib.sha256(rendered.data).hexdigest() if rendered else None,

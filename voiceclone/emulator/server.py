@@ -5,7 +5,8 @@ and serves on a `ThreadingHTTPServer`: one thread per connection, HTTP/1.1 keep-
 framed with Content-Length or chunked encoding so httpx can reuse connections.
 
 Paths under `/_emulator/` are the control API (no API key; the real API has no such path):
-`POST reset`, `POST config`, `POST|GET|DELETE faults`, `GET state`, `GET requests`.
+`POST reset`, `POST config`, `POST|GET|DELETE faults`, `GET state`, `GET requests`,
+`GET|POST voices/{voice_id}/timbre` (docs/emulator.md).
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import unquote
 
 from . import errors
 from .faults import AFTER_MODES, FaultBook, FaultSpecError, specs_from_env
@@ -29,6 +32,7 @@ logger = logging.getLogger(__name__)
 
 FAULTS_ENV = "ELEVENLABS_EMULATOR_FAULTS"
 CONTROL_PREFIX = "/_emulator/"
+_TIMBRE_ROUTE = re.compile(r"voices/([^/]+)/timbre")
 
 
 class EmulatorServer:
@@ -197,6 +201,13 @@ class EmulatorServer:
                 return Response.json(self.state.snapshot())
             if route == ("GET", "requests"):
                 return Response.json({"requests": self.request_log.entries()})
+            timbre = _TIMBRE_ROUTE.fullmatch(route[1])
+            if timbre is not None and route[0] == "GET":
+                return Response.json(self.state.voice_timbre(unquote(timbre.group(1))))
+            if timbre is not None and route[0] == "POST":
+                if not isinstance(payload, dict):
+                    raise ValueError('expected {"shift": {...}}')
+                return Response.json(self.state.plant_shift(unquote(timbre.group(1)), payload.get("shift") or {}))
         except errors.ApiError as error:
             return Response.from_error(error)
         except (FaultSpecError, ValueError, TypeError) as exc:

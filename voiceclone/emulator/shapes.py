@@ -1,13 +1,15 @@
 """JSON shapes of voices, the subscription and the user (elevenlabs-api.md §5-§6).
 
-Internal voice records keep a few emulator-only keys (`seq`, `timbre_seed`, `generation`, and
-`sha256` on samples); `render_voice` builds the public shape without them.
+Internal voice records keep a few emulator-only keys (`seq`, `timbre`, `generation`, `lineage`,
+`revision`, `planted_shift`, and `sha256`, `analysis` on samples); `render_voice` builds the public shape without them.
 """
 
 from __future__ import annotations
 
 import calendar
 import time
+
+from .timbre import timbre_for
 
 # A few premade voices so listings look like a real account. The ids are the real public premade
 # ids, so code that hard-codes a default voice works against the emulator too. They never count
@@ -24,8 +26,8 @@ PREMADE_VOICES = (
 )
 
 # Internal keys that are not part of the public Voice / VoiceSample shapes.
-_PRIVATE_VOICE_KEYS = {"seq", "timbre_seed", "generation"}
-_PRIVATE_SAMPLE_KEYS = {"sha256"}
+_PRIVATE_VOICE_KEYS = {"seq", "timbre", "generation", "lineage", "revision", "planted_shift"}
+_PRIVATE_SAMPLE_KEYS = {"sha256", "analysis"}
 
 
 def premade_records() -> list[dict]:
@@ -39,8 +41,11 @@ def premade_records() -> list[dict]:
             "created_at_unix": None,
             "samples": [],
             "seq": -len(PREMADE_VOICES) + index,  # sorts before every custom voice
-            "timbre_seed": voice_id,
+            "timbre": timbre_for(voice_id).as_dict(),
             "generation": 0,
+            "lineage": None,
+            "revision": 0,
+            "planted_shift": None,
         }
         for index, (voice_id, name, labels) in enumerate(PREMADE_VOICES)
     ]

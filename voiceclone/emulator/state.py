@@ -24,19 +24,18 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 from . import errors
-from .audio import probe_duration, sniff_mime, timbre_for
+from .audio import probe_duration, sniff_mime
 from .forms import UploadedFile
 from .ids import new_id
+from .lineage import RenderRegistry, SampleAnalysis, analyse_sample, clone_timbre
 from .search import search_voices
 from .shapes import premade_records, render_sample, render_voice, subscription, user
+from .timbre import Degradation, Timbre, shifted, timbre_for, validate_shift
 
 STATE_FORMAT = 1
 # TTS audio hashes remembered for speech-to-text; bounded so a long-running emulator stays small.
 MAX_SPOKEN = 5000
 MAX_LOGGED_REQUESTS = 10000
-# Voices whose pitch differs by less than this (log ratio, ~7 %) are hard to tell apart by ear or by
-# a pitch tracker, so new clones are given a timbre seed that keeps at least this distance if possible.
-MIN_PITCH_DISTANCE = 0.07
 # Per-request text limits by model family (help center article 19572237925521).
 _MODEL_CHARACTER_LIMITS = (("eleven_flash", 40_000), ("eleven_turbo", 40_000), ("eleven_v3", 3_000))
 DEFAULT_MODEL_CHARACTER_LIMIT = 10_000
@@ -65,7 +64,8 @@ class Config:
 class TtsTicket:
     """What a TTS request needs once admitted: it stays valid even if the voice is deleted meanwhile."""
 
-    timbre_seed: str
+    timbre: Timbre  # the voice's timbre with any planted shift applied
+    generation: int
     cost: int
     concurrent: int
     max_concurrent: int
@@ -111,6 +111,8 @@ class EmulatorState:
         self._lock = threading.RLock()
         self._defaults = Config(voice_limit=voice_limit, character_limit=character_limit, latency_ms=latency_ms)
         self.config = replace(self._defaults)
+        self.degradation = Degradation()
+        self.renders = RenderRegistry()
         self._state_file = Path(state_file) if state_file else None
         self._clear()
         if self._state_file and self._state_file.exists():
@@ -127,20 +129,28 @@ class EmulatorState:
         self._voice_add_edit_counter = 0
         self._seq = 0
         self._in_flight_tts = 0
+        self.renders.clear()  # what the emulator rendered before is forgotten with the voices
 
     def reset(self, **config) -> None:
         """Forget every voice and all usage; settings return to the defaults, then `config` applies."""
         with self._lock:
+            degradation = config.pop("degradation", None)
             new_config = replace(self._defaults)
             new_config.update(config)
+            new_degradation = Degradation().updated(degradation or {})
             self._clear()
             self.config = new_config
+            self.degradation = new_degradation
             self._save()
 
     def configure(self, **config) -> dict:
+        """Change settings; `degradation` (a dict) changes the per-generation lineage degradation."""
         with self._lock:
+            degradation = config.pop("degradation", None)
             self.config.update(config)
-            return asdict(self.config)
+            if degradation:
+                self.degradation = self.degradation.updated(degradation)
+            return dict(asdict(self.config), degradation=self.degradation.as_dict())
 
     # ----------------------------------------------------------------- voices
 
@@ -161,8 +171,8 @@ class EmulatorState:
             )
         return record
 
-    @staticmethod
-    def _new_sample(upload: UploadedFile, remove_background_noise: bool) -> dict:
+    def _new_sample(self, upload: UploadedFile, remove_background_noise: bool) -> dict:
+        """A sample record, with its audio recognised or measured (slow: call without the lock)."""
         data = upload.data
         return {
             "sample_id": new_id(),
@@ -178,25 +188,18 @@ class EmulatorState:
             "trim_start": None,
             "trim_end": None,
             "sha256": hashlib.sha256(data).hexdigest(),
+            "analysis": analyse_sample(data, self.renders).as_dict(),
         }
 
-    def _pick_timbre_seed(self, base: str, voice_id: str) -> str:
-        """A seed derived from `base` whose pitch keeps its distance from the other custom voices.
-
-        Deterministic for a given set of existing voices. The chosen seed is stored in the record, so
-        the voice keeps its timbre across restarts even if other voices come and go.
-        """
-        others = [timbre_for(r["timbre_seed"]).f0_hz for r in self._voices.values() if r["voice_id"] != voice_id]
-        best_seed, best_distance = base, -1.0
-        for attempt in range(64):
-            seed = base if attempt == 0 else f"{base}#{attempt}"
-            f0 = timbre_for(seed).f0_hz
-            distance = min((abs(math.log(f0 / other)) for other in others), default=math.inf)
-            if distance >= MIN_PITCH_DISTANCE:
-                return seed
-            if distance > best_distance:
-                best_seed, best_distance = seed, distance
-        return best_seed
+    def _retimbre(self, record: dict) -> None:
+        """Estimate the voice's timbre and generation from all of its samples (issue 10, item 1)."""
+        analyses = [SampleAnalysis.from_dict(sample["analysis"]) for sample in record["samples"] if "analysis" in sample]
+        hashes = ",".join(sample["sha256"] for sample in record["samples"])
+        seed = f"{hashes}#{record['seq']}#{record['revision']}"
+        clone = clone_timbre(analyses, seed=seed, degradation=self.degradation)
+        record["timbre"] = clone.timbre.as_dict()
+        record["generation"] = clone.generation
+        record["lineage"] = {"synthetic_share": round(clone.synthetic_share, 4), "mean_depth": round(clone.mean_depth, 4)}
 
     def create_voice(
         self,
@@ -231,9 +234,10 @@ class EmulatorState:
                 "created_at_unix": int(time.time()),
                 "samples": samples,
                 "seq": self._seq,
-                "timbre_seed": self._pick_timbre_seed(voice_id, voice_id),
-                "generation": 0,
+                "revision": 0,
+                "planted_shift": None,
             }
+            self._retimbre(self._voices[voice_id])
             for upload, sample in zip(files, samples):
                 self._blobs[sample["sha256"]] = upload.data
             self._voice_add_edit_counter += 1
@@ -242,10 +246,9 @@ class EmulatorState:
 
     def _regenerate_timbre(self, record: dict) -> None:
         # The real service re-computes an instant clone from its samples, so a changed sample set
-        # gives a (slightly) different voice. The emulator models that as a new timbre.
-        record["generation"] += 1
-        base = f"{record['voice_id']}@{record['generation']}"
-        record["timbre_seed"] = self._pick_timbre_seed(base, record["voice_id"])
+        # gives a (slightly) different voice: re-estimate from the samples now held.
+        record["revision"] += 1
+        self._retimbre(record)
 
     def edit_voice(
         self,
@@ -371,7 +374,15 @@ class EmulatorState:
             self._character_count += cost
             self._in_flight_tts += 1
             self._save()
-            return TtsTicket(record["timbre_seed"], cost, self._in_flight_tts, self.config.max_concurrent_requests)
+            timbre = shifted(Timbre.from_dict(record["timbre"]), record.get("planted_shift"))
+            return TtsTicket(
+                timbre, record["generation"], cost, self._in_flight_tts, self.config.max_concurrent_requests
+            )
+
+    def record_render(self, key: tuple, landmarks, *, ticket: TtsTicket) -> None:
+        """Remember a render, so a copy of it uploaded as a sample is recognised as generation + 1 speech."""
+        if landmarks is not None:
+            self.renders.add(key, landmarks, depth=ticket.generation + 1, timbre=ticket.timbre)
 
     def end_tts(self, *, audio_sha256: str | None, text: str, duration_secs: float) -> None:
         with self._lock:
@@ -388,6 +399,31 @@ class EmulatorState:
             entry = self._spoken.get(audio_sha256)
             return dict(entry) if entry else None
 
+    # ----------------------------------------------------------------- timbre control
+
+    def voice_timbre(self, voice_id: str) -> dict:
+        """The control view of one voice's timbre: estimate, generation and planted shift."""
+        with self._lock:
+            record = self._record(voice_id)
+            timbre = Timbre.from_dict(record["timbre"])
+            return {
+                "voice_id": voice_id,
+                "timbre": timbre.as_dict(),
+                "generation": record["generation"],
+                "planted_shift": record["planted_shift"],
+                "rendered_timbre": shifted(timbre, record["planted_shift"]).as_dict(),
+                "lineage": record["lineage"],
+            }
+
+    def plant_shift(self, voice_id: str, shift: dict) -> dict:
+        """Shift what later renders of the voice sound like (drift tests); an empty shift clears it."""
+        shift = validate_shift(shift)
+        with self._lock:
+            record = self._record(voice_id)
+            record["planted_shift"] = shift or None
+            self._save()
+        return self.voice_timbre(voice_id)
+
     # ----------------------------------------------------------------- control view
 
     def snapshot(self) -> dict:
@@ -398,9 +434,11 @@ class EmulatorState:
                 voice = render_voice(record)
                 voice["samples"] = [dict(render_sample(s), sha256=s["sha256"]) for s in record["samples"]]
                 voice["emulator"] = {
-                    "timbre_seed": record["timbre_seed"],
+                    "timbre": record["timbre"],
                     "generation": record["generation"],
-                    "timbre": timbre_for(record["timbre_seed"]).as_dict(),
+                    "lineage": record["lineage"],
+                    "revision": record["revision"],
+                    "planted_shift": record["planted_shift"],
                 }
                 voices.append(voice)
             return {
@@ -452,6 +490,10 @@ class EmulatorState:
         if document.get("format") != STATE_FORMAT:
             raise RuntimeError(f"emulator state file {self._state_file} has an unknown format")
         self._voices = {record["voice_id"]: record for record in document["voices"]}
+        for record in self._voices.values():
+            if "timbre" not in record:  # written before timbres came from samples: keep its old seed's voice
+                record["timbre"] = timbre_for(record.pop("timbre_seed", record["voice_id"])).as_dict()
+                record.update(revision=record.get("generation", 0), generation=0, lineage=None, planted_shift=None)
         self._character_count = document["character_count"]
         self._voice_add_edit_counter = document["voice_add_edit_counter"]
         self._seq = document["seq"]
