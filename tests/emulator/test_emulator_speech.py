@@ -54,7 +54,7 @@ def test_tts_returns_a_decodable_mp3_with_the_documented_headers(emulator_http, 
     assert response.headers["content-type"] == "audio/mpeg"
     assert sf.info(io.BytesIO(response.content)).format == "MP3"
     samples, rate = _decode(response.content)
-    assert rate == 22050 and samples.ndim == 1
+    assert rate == 44100 and samples.ndim == 1  # the default output format is mp3_44100_128
     assert 0.1 < np.abs(samples).max() <= 1.0
     headers = response.headers
     assert re.fullmatch(r"[A-Za-z0-9]{20}", headers["request-id"])

@@ -179,19 +179,65 @@ def _render_block(out, segments, starts, lengths, syllables, knobs, rng, phase_c
     return float(phase[-1] % 1.0)
 
 
-def encode(samples: np.ndarray, audio_format: str, sample_rate: int = SAMPLE_RATE) -> bytes:
-    """Encode mono float samples: "mp3" (MPEG layer III), "wav" (16-bit) or "pcm" (raw s16le)."""
+def encode(
+    samples: np.ndarray, audio_format: str, sample_rate: int = SAMPLE_RATE, *, bitrate_kbps: int | None = None
+) -> bytes:
+    """Encode mono float samples given at `sample_rate`: "mp3", "wav" (16-bit), "pcm" (raw s16le), "ulaw", "alaw".
+
+    "mp3" with `bitrate_kbps` is constant-bitrate MPEG audio at exactly that rate (what an `mp3_<rate>_<kbps>`
+    output format promises); without it, a fast low-quality VBR encode at the samples' own rate.
+    """
+    if audio_format == "mp3" and bitrate_kbps is not None:
+        return encode_mp3_cbr(samples, sample_rate, sample_rate, bitrate_kbps)
     buffer = io.BytesIO()
     if audio_format == "mp3":
-        # LAME dominates the cost of a TTS reply. Low-quality VBR (about 30 kbit/s, close to the
-        # real mp3_22050_32 format) is the fastest setting libsndfile offers.
+        # Low-quality VBR (about 30 kbit/s) is the fastest setting libsndfile offers.
         sf.write(buffer, samples, sample_rate, format="MP3", bitrate_mode="VARIABLE", compression_level=0.9)
     elif audio_format == "wav":
         sf.write(buffer, samples, sample_rate, format="WAV", subtype="PCM_16")
     elif audio_format == "pcm":
         sf.write(buffer, samples, sample_rate, format="RAW", subtype="PCM_16", endian="LITTLE")
+    elif audio_format in ("ulaw", "alaw"):
+        sf.write(buffer, samples, sample_rate, format="RAW", subtype=audio_format.upper())
     else:
         raise ValueError(f"unsupported audio format {audio_format!r}")
+    return buffer.getvalue()
+
+
+# LAME's speed/quality knob (0 best … 9 fastest). Encoding dominates a reply's cost, and at 64 kbit/s or more
+# the fastest setting is transparent for this synthetic speech.
+MP3_LAME_COMPRESSION_LEVEL = 9
+
+
+def encode_mp3_cbr(samples: np.ndarray, sample_rate: int, out_rate: int, bitrate_kbps: int) -> bytes:
+    """Constant-bitrate MP3 at `out_rate` Hz and `bitrate_kbps` (ffmpeg's libmp3lame through PyAV).
+
+    PyAV rather than libsndfile because libsndfile only offers a 0–1 "compression level" that maps to a
+    bitrate per MPEG version and rounds, while this must be exactly the advertised format; resampling goes
+    through ffmpeg's swresample (a proper low-pass, unlike `resample`'s linear interpolation). The MP3 starts
+    with a LAME Info tag, so decoders know the exact length.
+    """
+    import av  # only here: the emulator's other formats need no ffmpeg
+
+    buffer = io.BytesIO()
+    with av.open(buffer, mode="w", format="mp3") as output:
+        stream = output.add_stream("libmp3lame", rate=out_rate, layout="mono")
+        stream.bit_rate = bitrate_kbps * 1000
+        # No bit reservoir: libsndfile's mpg123 decoder, read in blocks as clones.audio does, loses the
+        # reservoir at some block boundaries and logs "part2_3_length ... too large" (a dropped granule).
+        stream.codec_context.options = {"compression_level": str(MP3_LAME_COMPRESSION_LEVEL), "reservoir": "0"}
+        frame = av.AudioFrame.from_ndarray(
+            np.ascontiguousarray(samples, dtype=np.float32)[None, :], format="flt", layout="mono"
+        )
+        frame.sample_rate = sample_rate
+        resampler = av.AudioResampler(
+            format=stream.codec_context.format, layout="mono", rate=out_rate, frame_size=stream.codec_context.frame_size
+        )
+        for chunk in [*resampler.resample(frame), *resampler.resample(None)]:
+            for packet in stream.encode(chunk):
+                output.mux(packet)
+        for packet in stream.encode(None):
+            output.mux(packet)
     return buffer.getvalue()
 
 
@@ -222,22 +268,35 @@ _cache_lock = threading.Lock()
 
 
 def render(
-    text: str, voice: Timbre | str, *, speed: float = 1.0, audio_format: str = "mp3", sample_rate: int = SAMPLE_RATE
+    text: str,
+    voice: Timbre | str,
+    *,
+    speed: float = 1.0,
+    audio_format: str = "mp3",
+    sample_rate: int = SAMPLE_RATE,
+    bitrate_kbps: int | None = None,
 ) -> Rendered:
-    """Synthesise, fingerprint and encode; "mp3" is always encoded at SAMPLE_RATE, pcm/wav at `sample_rate`."""
+    """Synthesise, fingerprint and encode at `sample_rate` (mp3 with `bitrate_kbps`: constant bitrate).
+
+    "mp3" without a bitrate keeps the legacy fast path: VBR at SAMPLE_RATE whatever `sample_rate` says.
+    """
     global _cache_bytes
     voice = timbre_for(voice) if isinstance(voice, str) else voice
-    key = (text, voice.key(), speed, audio_format, sample_rate)
+    key = (text, voice.key(), speed, audio_format, sample_rate, bitrate_kbps)
     with _cache_lock:
         hit = _cache.get(key)
         if hit is not None:
             _cache.move_to_end(key)
             return hit
     samples = synthesize(text, voice, speed=speed)
-    if audio_format == "mp3":
+    if audio_format == "mp3" and bitrate_kbps is not None:
+        data = encode_mp3_cbr(samples, SAMPLE_RATE, sample_rate, bitrate_kbps)
+    elif audio_format == "mp3":
         data = encode(samples, "mp3")
     else:
         data = encode(resample(samples, sample_rate), audio_format, sample_rate)
+    # The landmarks cost about a third of the encode (mostly Praat's resampler); a cheaper linear resampler
+    # was tried and its landmarks no longer match a training copy of the reply.
     rendered = Rendered(data, round(seconds(samples), 3), landmarks(samples, SAMPLE_RATE))
     with _cache_lock:
         if key not in _cache and len(data) <= _CACHE_MAX_BYTES // 4:
@@ -293,6 +352,7 @@ __all__ = [
     "Rendered",
     "Timbre",
     "encode",
+    "encode_mp3_cbr",
     "probe_duration",
     "render",
     "resample",

@@ -28,7 +28,18 @@ _TRUE = {"true", "1", "yes", "on", "t", "y"}
 _FALSE = {"false", "0", "no", "off", "f", "n"}
 # Values the SDK sends for omitted optional form fields (spec §7.2): treat as "not given".
 _ABSENT = {None, "", "null"}
-_OUTPUT_FORMAT = re.compile(r"(mp3|pcm|wav|opus|ulaw|alaw)_(\d+)(?:_(\d+))?")
+# The real API's output_format values (its OpenAPI enum). Anything else is a 422 listing them, as FastAPI
+# answers; opus is in the enum but not produced here, so it is a clear 400.
+OUTPUT_FORMATS = (
+    "mp3_22050_32", "mp3_24000_48", "mp3_44100_32", "mp3_44100_64", "mp3_44100_96", "mp3_44100_128",
+    "mp3_44100_192",
+    "pcm_8000", "pcm_16000", "pcm_22050", "pcm_24000", "pcm_32000", "pcm_44100", "pcm_48000",
+    "wav_8000", "wav_16000", "wav_22050", "wav_24000", "wav_32000", "wav_44100", "wav_48000",
+    "ulaw_8000", "alaw_8000",
+    "opus_48000_32", "opus_48000_64", "opus_48000_96", "opus_48000_128", "opus_48000_192",
+)
+_CONTENT_TYPES = {"mp3": "audio/mpeg", "wav": "audio/wav", "pcm": "audio/pcm", "ulaw": "audio/basic",
+                  "alaw": "audio/x-alaw-basic"}
 _EXPOSED_HEADERS = (
     "request-id, history-item-id, character-cost, regeneration-count, generation-info, "
     "current-concurrent-requests, maximum-concurrent-requests"
@@ -155,20 +166,21 @@ class Api:
     # ----------------------------------------------------------------- speech
 
     @staticmethod
-    def _output_format(request: Request) -> tuple[str, int]:
+    def _output_format(request: Request) -> tuple[str, int, int | None]:
+        """(codec, sample rate, MP3 bitrate in kbit/s or None) of the request's `output_format`."""
         raw = request.query_value("output_format") or "mp3_44100_128"
-        match = _OUTPUT_FORMAT.fullmatch(raw)
-        if not match:
+        if raw not in OUTPUT_FORMATS:
+            expected = ", ".join(f"'{name}'" for name in OUTPUT_FORMATS)
             raise errors.validation_error(
-                (["query", "output_format"], f"Input should be a valid output format, got {raw!r}", "enum")
+                (["query", "output_format"], f"Input should be {expected}; got {raw!r}", "enum")
             )
-        kind, rate = match.group(1), int(match.group(2))
-        if kind not in {"mp3", "pcm", "wav"}:
+        kind, rate, *bitrate = raw.split("_")
+        if kind == "opus":
             raise errors.api_error(
                 400, "unsupported_output_format",
-                f"The emulator produces mp3, pcm and wav only, not {raw}.", param="output_format",
+                f"The emulator produces mp3, pcm, wav, ulaw and alaw, not {raw}.", param="output_format",
             )
-        return kind, rate
+        return kind, int(rate), int(bitrate[0]) if bitrate else None
 
     @staticmethod
     def _tts_payload(request: Request) -> tuple[str, str, float]:
@@ -191,13 +203,15 @@ class Api:
         return text, str(model_id), speed
 
     def text_to_speech(self, request: Request, voice_id: str, *, streaming: bool = False) -> Response:
-        kind, rate = self._output_format(request)
+        kind, rate, bitrate = self._output_format(request)
         text, model_id, speed = self._tts_payload(request)
         started = time.monotonic()
         ticket = self.state.begin_tts(voice_id, text, model_id)
         rendered = None
         try:
-            rendered = audio.render(text, ticket.timbre, speed=speed, audio_format=kind, sample_rate=rate)
+            rendered = audio.render(
+                text, ticket.timbre, speed=speed, audio_format=kind, sample_rate=rate, bitrate_kbps=bitrate
+            )
             self.state.record_render((text, ticket.timbre.key(), speed), rendered.landmarks, ticket=ticket)
         finally:
             self.state.end_tts(
@@ -215,7 +229,7 @@ class Api:
             "tts-latency-ms": str(int((time.monotonic() - started) * 1000)),
             "access-control-expose-headers": _EXPOSED_HEADERS,
         }
-        content_type = {"mp3": "audio/mpeg", "wav": "audio/wav", "pcm": "audio/pcm"}[kind]
+        content_type = _CONTENT_TYPES[kind]
         if not streaming:
             return Response(200, rendered.data, content_type, headers)
         # Several chunks, so clients really exercise chunked decoding and incremental reads.
