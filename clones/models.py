@@ -30,6 +30,10 @@ class Voice(models.Model):
     )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.CREATING, db_index=True)
     failure_reason = models.TextField(blank=True)
+    # Lease on the provider creation while `creating` (voiceclone.leases): a worker claims the voice
+    # with a conditional update and its heartbeat keeps the claim fresh; a stale claim is taken over.
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    attempt_count = models.PositiveSmallIntegerField(default=0)
     # Staff share a voice with every signed-up user: they may list it and start conversations with it,
     # never change it, retrain it or hear its clips and originals (clones.selectors decides).
     is_shared = models.BooleanField(

@@ -9,3 +9,7 @@ def voice_provider_create(voice_id) -> None:
 
 def clip_analyse(clip_id: int) -> None:
     services.clip_analyse(clip_id=clip_id)
+
+
+def voices_creating_sweep() -> int:
+    return services.voices_creating_sweep()

@@ -90,3 +90,15 @@ class Message(models.Model):
 
     def __str__(self):
         return f"{self.role} message {self.id} ({self.status})"
+
+    @property
+    def is_retrying(self) -> bool:
+        """A pending reply whose earlier attempt stopped: its worker was killed (the heartbeat stopped,
+        docs/reliability.md), the database failed it, or the user retried a failed reply."""
+        from voiceclone.leases import lease_cutoff
+
+        if self.role != self.Role.ASSISTANT or self.status != self.Status.PENDING:
+            return False
+        if self.attempt_count >= 2 or (self.attempt_count >= 1 and self.claimed_at is None):
+            return True
+        return self.claimed_at is not None and self.claimed_at < lease_cutoff()

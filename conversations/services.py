@@ -28,6 +28,7 @@ from voiceclone import provider, ratelimit, replies
 from voiceclone.background import enqueue_on_commit
 from voiceclone.errors import ApplicationError, InvalidState, RateLimited, wait_phrase
 from voiceclone.events.services import event_emit
+from voiceclone.leases import is_transient_db_error, lease_cutoff, lease_heartbeat
 from voiceclone.validators import plain_text_validate
 
 from . import selectors
@@ -252,43 +253,81 @@ class _TurnFailed(Exception):
 
 
 def _claim(message_id) -> bool:
-    """Take the lease on a pending reply; False when it is done or another worker holds it."""
-    lease = timedelta(seconds=settings.Q_CLUSTER["timeout"])
+    """Take the lease on a pending reply; False when it is done or a live worker holds it (its
+    heartbeat keeps `claimed_at` younger than WORK_LEASE_S, voiceclone.leases)."""
     now = timezone.now()
     return bool(
         Message.objects.filter(pk=message_id, role=Message.Role.ASSISTANT, status=Message.Status.PENDING)
-        .filter(Q(claimed_at__isnull=True) | Q(claimed_at__lt=now - lease))
+        .filter(Q(claimed_at__isnull=True) | Q(claimed_at__lt=lease_cutoff(now)))
         .update(claimed_at=now, attempt_count=F("attempt_count") + 1)
     )
+
+
+def _mine(message: Message):
+    """The message as long as this attempt still holds it (no other worker took the lease over)."""
+    return Message.objects.filter(pk=message.pk, status=Message.Status.PENDING, attempt_count=message.attempt_count)
 
 
 def message_reply_generate(*, message_id) -> Message | None:
     """Produce the spoken reply for a pending assistant message. Safe to run twice or after a crash.
 
-    Marks the message `failed` with a readable reason when the provider or the reply engine cannot
-    help (after the adapter's own retries with backoff), leaving `message_retry` possible.
+    Every way a turn can end is recorded: `ready`; `failed` with a readable reason when the provider
+    or the reply engine cannot help (after the adapter's own retries with backoff), or for any
+    unexpected error (`internal_error`), leaving `message_retry` possible; or, when the database
+    itself failed (locked, connection lost), pending again for another attempt, at most
+    WORK_MAX_ATTEMPTS in all. A heartbeat keeps the claim alive while the worker lives.
     """
     if not _claim(message_id):
         return None
     message = Message.objects.select_related("conversation__voice", "in_reply_to", "clip").get(pk=message_id)
-    started = time.monotonic()
-    timings = {}
     try:
-        user_message = message.in_reply_to
-        if user_message.input_kind == Message.InputKind.AUDIO and not user_message.text:
-            t0 = time.monotonic()
-            _transcribe(user_message)
-            timings["stt_ms"] = _ms(t0)
-        if not message.text:
-            t0 = time.monotonic()
-            _write_reply(message)
-            timings["reply_ms"] = _ms(t0)
-        t0 = time.monotonic()
-        clip = _speak_and_store(message)
-        timings["tts_ms"] = _ms(t0)
+        with lease_heartbeat(_mine(message)):
+            clip, timings = _turn_run(message)
     except _TurnFailed as exc:
         return _mark_failed(message, exc.code, exc.reason)
+    except Exception as exc:  # noqa: BLE001 - the turn must end somewhere; the traceback is logged
+        return _turn_unexpected_error(message, exc)
+    if clip is None:
+        return None  # another worker took the turn over
+    return _mark_ready(message, clip, timings)
 
+
+def _turn_run(message: Message) -> tuple[ClipSample | None, dict]:
+    timings = {}
+    user_message = message.in_reply_to
+    if user_message.input_kind == Message.InputKind.AUDIO and not user_message.text:
+        t0 = time.monotonic()
+        _transcribe(user_message)
+        timings["stt_ms"] = _ms(t0)
+    if not message.text:
+        t0 = time.monotonic()
+        _write_reply(message)
+        timings["reply_ms"] = _ms(t0)
+    if message.clip_id is None and not _mine(message).exists():
+        return None, timings  # lost the lease meanwhile: never pay for speech another worker pays for
+    t0 = time.monotonic()
+    clip = _speak_and_store(message)
+    timings["tts_ms"] = _ms(t0)
+    return clip, timings
+
+
+def _turn_unexpected_error(message: Message, exc: Exception) -> Message | None:
+    """A database failure gets another attempt (bounded); anything else ends the turn `failed`."""
+    if is_transient_db_error(exc) and message.attempt_count < settings.WORK_MAX_ATTEMPTS:
+        logger.warning("reply %s: attempt %s hit a database error, trying again: %s", message.pk,
+                       message.attempt_count, exc)
+        released = _mine(message).update(claimed_at=None)
+        if released:
+            async_task("conversations.tasks.message_reply_generate", message.pk)
+        return None
+    logger.exception("reply %s failed with an unexpected error", message.pk)
+    return _mark_failed(
+        message, "internal_error",
+        f"Something went wrong on our side while producing this reply ({type(exc).__name__}). Retry it.",
+    )
+
+
+def _mark_ready(message: Message, clip: ClipSample, timings: dict) -> Message:
     with transaction.atomic():
         locked = Message.objects.select_for_update().get(pk=message.pk)
         if locked.status != Message.Status.PENDING:
@@ -336,14 +375,23 @@ def _transcribe(user_message: Message) -> None:
 
 
 def _history(message: Message) -> list[replies.Turn]:
+    """The conversation up to the user message being answered, ending with it.
+
+    Only what came before that message counts: with two messages sent at once (two open tabs), each
+    reply answers its own message, whatever order the replies are written in or the rows got their
+    timestamps. Replies that failed or have no text yet are left out.
+    """
+    answered = message.in_reply_to
     earlier = list(
-        Message.objects.filter(conversation_id=message.conversation_id, created_at__lte=message.created_at)
-        .exclude(pk=message.pk)
+        Message.objects.filter(conversation_id=message.conversation_id)
+        .filter(Q(created_at__lt=answered.created_at) | Q(created_at=answered.created_at, id__lt=answered.pk))
+        .exclude(pk__in=[message.pk, answered.pk])
         .exclude(role=Message.Role.ASSISTANT, status=Message.Status.FAILED)
         .exclude(text="")
-        .order_by("-created_at")[:HISTORY_TURNS]
+        .order_by("-created_at", "-id")[:HISTORY_TURNS - 1]
     )
-    return [replies.Turn(role=m.role, text=m.text) for m in reversed(earlier)]
+    turns = [replies.Turn(role=m.role, text=m.text) for m in reversed(earlier)]
+    return [*turns, replies.Turn(role=Message.Role.USER, text=answered.text)]
 
 
 def _write_reply(message: Message) -> None:
@@ -459,14 +507,28 @@ def _mark_failed(message: Message, code: str, reason: str) -> Message:
 
 
 def messages_pending_sweep(*, older_than_s: int | None = None) -> int:
-    """Re-enqueue pending replies whose task was lost (broker crash, worker killed). Returns the count."""
-    lease = older_than_s if older_than_s is not None else settings.Q_CLUSTER["timeout"]
-    cutoff = timezone.now() - timedelta(seconds=lease)
-    stuck = list(
-        Message.objects.filter(role=Message.Role.ASSISTANT, status=Message.Status.PENDING, created_at__lt=cutoff)
-        .filter(Q(claimed_at__isnull=True) | Q(claimed_at__lt=cutoff))
+    """Re-enqueue pending replies whose work stopped. Returns the count.
+
+    Two kinds: a claim whose heartbeat stopped (the worker was killed: older than WORK_LEASE_S), which
+    is released so the page shows `retrying` until a worker takes it; and a reply never claimed for
+    longer than `older_than_s` (default Q_TIMEOUT_S: its task was lost by the broker; a shorter wait
+    would re-enqueue replies that merely queue behind others during a burst).
+    """
+    now = timezone.now()
+    unclaimed_for = older_than_s if older_than_s is not None else settings.Q_CLUSTER["timeout"]
+    pending = Message.objects.filter(role=Message.Role.ASSISTANT, status=Message.Status.PENDING)
+    lost = list(
+        pending.filter(claimed_at__isnull=True, created_at__lt=now - timedelta(seconds=unclaimed_for))
         .values_list("pk", flat=True)[:500]
     )
-    for pk in stuck:
+    dead = []
+    for pk in pending.filter(claimed_at__lt=lease_cutoff(now)).values_list("pk", flat=True)[:500]:
+        # Conditional: a worker that claimed it meanwhile keeps it.
+        if Message.objects.filter(pk=pk, status=Message.Status.PENDING, claimed_at__lt=lease_cutoff(now)).update(
+                claimed_at=None):
+            dead.append(pk)
+    for pk in lost + dead:
         async_task("conversations.tasks.message_reply_generate", pk)
-    return len(stuck)
+    if dead:
+        logger.warning("re-enqueued %s reply(ies) whose worker stopped: %s", len(dead), dead)
+    return len(lost) + len(dead)

@@ -182,10 +182,23 @@ VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
 DATABASES = {
     "default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
 }
+# SQLite (docs/reliability.md): the web server and the workers write at the same time. WAL lets readers
+# go on while one connection writes; IMMEDIATE makes every transaction take the write lock when it
+# begins, so a read-then-write block waits for the lock (up to the busy timeout) instead of failing
+# with "database is locked" when it tries to upgrade; synchronous=NORMAL is the safe setting with WAL
+# (a power cut may lose the last commits, never corrupt the file). init_command runs on every new
+# connection (tests/reliability/test_sqlite_settings.py checks each pragma on fresh connections).
+SQLITE_BUSY_TIMEOUT_S = env_float("SQLITE_BUSY_TIMEOUT_S", 30.0, minimum=0)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     VAR_DIR.mkdir(parents=True, exist_ok=True)
-    # Workers and the web server write concurrently; wait for the lock instead of failing.
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    DATABASES["default"].setdefault("OPTIONS", {}).update({
+        "transaction_mode": "IMMEDIATE",
+        "timeout": SQLITE_BUSY_TIMEOUT_S,
+        "init_command": (
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+            f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)};"
+        ),
+    })
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -252,6 +265,17 @@ Q_CLUSTER = {
     "sync": env_bool("Q_SYNC", False),
     "label": "Background tasks",
 }
+# Leases on background work (voiceclone.leases, docs/reliability.md): a task refreshes its claim every
+# WORK_HEARTBEAT_S while it runs; a claim older than WORK_LEASE_S belongs to a killed worker and the
+# stuck-work sweep (every STUCK_WORK_SWEEP_S, run by the cluster itself) hands the row to a new attempt.
+WORK_LEASE_S = env_int("WORK_LEASE_S", 30, minimum=3)
+WORK_HEARTBEAT_S = env_float("WORK_HEARTBEAT_S", WORK_LEASE_S / 3, minimum=0.5)
+if WORK_HEARTBEAT_S * 2 > WORK_LEASE_S:
+    raise ImproperlyConfigured("WORK_HEARTBEAT_S must be at most half of WORK_LEASE_S, or live work looks dead.")
+STUCK_WORK_SWEEP_S = env_float("STUCK_WORK_SWEEP_S", 10.0, minimum=0)
+# Attempts a chat turn or a voice creation gets when the database itself fails (locked, connection
+# lost); any other unexpected error ends the work `failed` with a reason at once.
+WORK_MAX_ATTEMPTS = env_int("WORK_MAX_ATTEMPTS", 3, minimum=1)
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:
@@ -462,9 +486,9 @@ FIDELITY_SPEAKER_ENCODER = env.str("FIDELITY_SPEAKER_ENCODER", default="")
 # --- Retraining runs ---------------------------------------------------------------------------------
 # The run state machine, slot planning, cleanup and reconciliation (retraining.services), and webhooks.
 
-# A run left `running` longer than this (its worker was killed) may be taken over by a retried task.
-# Must exceed the longest run task: by default django-q2's redelivery delay (Q_TIMEOUT_S + 60).
-RETRAIN_RUN_LEASE_S = env_int("RETRAIN_RUN_LEASE_S", Q_CLUSTER["retry"], minimum=1)
+# A run whose claim is older than this (its worker was killed: the heartbeat refreshes the claim every
+# WORK_HEARTBEAT_S while the worker lives) may be taken over by a retried task.
+RETRAIN_RUN_LEASE_S = env_int("RETRAIN_RUN_LEASE_S", WORK_LEASE_S, minimum=1)
 # The sentence the active and the candidate version both speak, for staff to compare (A/B).
 RETRAIN_PREVIEW_TEXT = env.str(
     "RETRAIN_PREVIEW_TEXT",

@@ -10,6 +10,7 @@ from .voices import (  # noqa: F401
     voice_retry,
     voice_share,
     voice_update,
+    voices_creating_sweep,
 )
 from .clips import (  # noqa: F401,E402
     REJECT_REASON_CODES,

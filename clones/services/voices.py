@@ -2,16 +2,20 @@
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import F, Q
 from django.utils import timezone
+from django_q.tasks import async_task
 
 from voiceclone import provider, ratelimit
 from voiceclone.background import enqueue_on_commit
 from voiceclone.errors import ConsentMissing, InvalidState
 from voiceclone.events.services import event_emit
+from voiceclone.leases import is_transient_db_error, lease_cutoff, lease_heartbeat
 from voiceclone.validators import language_code_validate, plain_text_problem, plain_text_validate
 
 from clones import storage
@@ -234,16 +238,50 @@ def _adopt_after_ambiguous_failure(exc: provider.ProviderError, marker: str) -> 
         return None
 
 
+def _voice_claim(voice_id) -> Voice | None:
+    """Take the lease on a `creating` voice; None when it is done or a live worker holds it."""
+    now = timezone.now()
+    claimed = (
+        Voice.objects.filter(pk=voice_id, status=Voice.Status.CREATING, current_version__isnull=True)
+        .filter(Q(claimed_at__isnull=True) | Q(claimed_at__lt=lease_cutoff(now)))
+        .update(claimed_at=now, attempt_count=F("attempt_count") + 1)
+    )
+    return Voice.objects.get(pk=voice_id) if claimed else None
+
+
+def _voice_mine(voice: Voice):
+    return Voice.objects.filter(pk=voice.pk, status=Voice.Status.CREATING, attempt_count=voice.attempt_count)
+
+
 def voice_provider_create(*, voice_id) -> Voice:
     """Create the provider voice (IVC) for a `creating` Voice → version 1 active, status ready.
 
-    Idempotent: a ready voice is left alone; a provider voice an earlier crashed attempt made
-    (found by its marker) is adopted instead of creating a second one. Provider failures leave
-    the voice `failed` with a human reason (retry with `voice_retry`).
+    Idempotent: a ready voice is left alone, a voice another live worker is creating too (lease with
+    heartbeat, voiceclone.leases); a provider voice an earlier crashed attempt made (found by its
+    marker) is adopted instead of creating a second one. Provider failures leave the voice `failed`
+    with a human reason (retry with `voice_retry`); a database failure gets another attempt (at most
+    WORK_MAX_ATTEMPTS), any other unexpected error ends `failed` too, never `creating` for good.
     """
-    voice = Voice.objects.get(pk=voice_id)
-    if voice.status != Voice.Status.CREATING or voice.current_version_id:
-        return voice
+    voice = _voice_claim(voice_id)
+    if voice is None:
+        return Voice.objects.get(pk=voice_id)
+    try:
+        with lease_heartbeat(_voice_mine(voice)):
+            return _voice_provider_create(voice)
+    except Exception as exc:  # noqa: BLE001 - the creation must end somewhere; the traceback is logged
+        if is_transient_db_error(exc) and voice.attempt_count < settings.WORK_MAX_ATTEMPTS:
+            logger.warning("voice %s: attempt %s hit a database error, trying again: %s", voice.pk,
+                           voice.attempt_count, exc)
+            if _voice_mine(voice).update(claimed_at=None):
+                async_task("clones.tasks.voice_provider_create", voice.pk)
+            return voice
+        logger.exception("voice %s creation failed with an unexpected error", voice.pk)
+        return _voice_fail(voice, f"Something went wrong on our side while creating the clone "
+                                  f"({type(exc).__name__}). Retry it.")
+
+
+def _voice_provider_create(voice: Voice) -> Voice:
+    voice_id = voice.pk
     marker = _provider_marker(voice)
     originals = list(voice.clips.filter(source=ClipSample.Source.ORIGINAL).order_by("id"))
     try:
@@ -286,7 +324,8 @@ def voice_provider_create(*, voice_id) -> Voice:
         voice.current_version = version
         voice.status = Voice.Status.READY
         voice.failure_reason = ""
-        voice.save(update_fields=["current_version", "status", "failure_reason", "updated_at"])
+        voice.claimed_at = None
+        voice.save(update_fields=["current_version", "status", "failure_reason", "claimed_at", "updated_at"])
         event_emit(type="voice.ready", user=voice.owner, voice=voice, payload={"version": 1})
     return voice
 
@@ -295,7 +334,7 @@ def _voice_fail(voice: Voice, reason: str) -> Voice:
     logger.warning("voice %s failed: %s", voice.pk, reason)
     with transaction.atomic():
         updated = Voice.objects.filter(pk=voice.pk, status=Voice.Status.CREATING).update(
-            status=Voice.Status.FAILED, failure_reason=reason, updated_at=timezone.now()
+            status=Voice.Status.FAILED, failure_reason=reason, claimed_at=None, updated_at=timezone.now()
         )
         if updated:
             event_emit(type="voice.failed", user=voice.owner, voice=voice, payload={"reason": reason})
@@ -311,13 +350,31 @@ def voice_retry(*, voice: Voice) -> Voice:
                                     what="voice creations")
     with transaction.atomic():
         updated = Voice.objects.filter(pk=voice.pk, status=Voice.Status.FAILED).update(
-            status=Voice.Status.CREATING, failure_reason="", updated_at=timezone.now()
+            status=Voice.Status.CREATING, failure_reason="", claimed_at=None, updated_at=timezone.now()
         )
         if not updated:
             raise InvalidState("Only a voice whose creation failed can be retried.")
         enqueue_on_commit("clones.tasks.voice_provider_create", voice.pk)
     voice.refresh_from_db()
     return voice
+
+
+def voices_creating_sweep(*, older_than_s: int | None = None) -> int:
+    """Re-enqueue `creating` voices whose work stopped: a claim whose heartbeat stopped (killed worker,
+    older than WORK_LEASE_S; released first), or a voice never claimed for `older_than_s` (default
+    Q_TIMEOUT_S: its task was lost). Returns the count. Safe alongside live workers (they claim)."""
+    now = timezone.now()
+    unclaimed_for = older_than_s if older_than_s is not None else settings.Q_CLUSTER["timeout"]
+    creating = Voice.objects.filter(status=Voice.Status.CREATING, current_version__isnull=True)
+    lost = list(creating.filter(claimed_at__isnull=True, created_at__lt=now - timedelta(seconds=unclaimed_for))
+                .values_list("pk", flat=True)[:200])
+    dead = [pk for pk in creating.filter(claimed_at__lt=lease_cutoff(now)).values_list("pk", flat=True)[:200]
+            if creating.filter(pk=pk, claimed_at__lt=lease_cutoff(now)).update(claimed_at=None)]
+    for pk in lost + dead:
+        async_task("clones.tasks.voice_provider_create", pk)
+    if dead:
+        logger.warning("re-enqueued %s voice creation(s) whose worker stopped: %s", len(dead), dead)
+    return len(lost) + len(dead)
 
 
 def voice_update(*, voice: Voice, name: str | None = None, persona: str | None = None, by=None) -> Voice:

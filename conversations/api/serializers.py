@@ -31,11 +31,17 @@ class MessageOutputSerializer(serializers.ModelSerializer):
     voice_version = serializers.IntegerField(source="voice_version.number", read_only=True, default=None)
     is_ai_generated = serializers.SerializerMethodField()
     reply_engine_label = serializers.SerializerMethodField()
+    is_retrying = serializers.BooleanField(
+        read_only=True,
+        help_text="A pending reply whose earlier attempt was interrupted (e.g. its worker stopped) and is being "
+                  "produced again; it stays `pending` until it is `ready` or `failed`.",
+    )
 
     class Meta:
         model = Message
         fields = [
-            "id", "conversation", "role", "status", "text", "input_kind", "failure_code", "failure_reason",
+            "id", "conversation", "role", "status", "is_retrying", "text", "input_kind", "failure_code",
+            "failure_reason",
             "audio_url", "voice_version", "is_ai_generated", "reply_engine", "reply_engine_label",
             "stt_ms", "reply_ms", "tts_ms", "total_ms", "created_at", "completed_at",
         ]

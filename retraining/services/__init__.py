@@ -77,6 +77,7 @@ from .runs import (  # noqa: F401
     retrain_run_retry,
     retrain_run_rollback,
     retrain_runs_resume,
+    retrain_runs_stale_requeue,
     retrain_runs_sweep,
     voice_version_rollback,
 )

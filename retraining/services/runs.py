@@ -37,6 +37,7 @@ from voiceclone import provider
 from voiceclone.errors import ApplicationError, InvalidState, NotEligible
 from voiceclone.events.models import Event
 from voiceclone.events.services import event_emit
+from voiceclone.leases import lease_heartbeat
 
 from .cleanup import free_one_slot, version_deletion_request
 from voiceclone.background import enqueue_on_commit
@@ -419,12 +420,19 @@ def retrain_run_execute(*, run_id: int) -> RetrainRun | None:
     if claimed is None:
         return None
     run, previous_state = claimed
+    mine = RetrainRun.objects.filter(pk=run.pk, state=State.RUNNING, attempt_count=run.attempt_count)
     try:
-        if run.strategy == Strategy.EDIT_IN_PLACE:
-            return _execute_edit_in_place(run)
-        return _execute_recreate(run, previous_state=previous_state)
+        # The heartbeat keeps the claim fresh while this worker lives (voiceclone.leases).
+        with lease_heartbeat(mine):
+            if run.strategy == Strategy.EDIT_IN_PLACE:
+                return _execute_edit_in_place(run)
+            return _execute_recreate(run, previous_state=previous_state)
     except _RunFailed as exc:
         return _fail(run, exc.code, exc.message)
+    except Exception as exc:  # noqa: BLE001 - a run never stays `running` for good; the traceback is logged
+        logger.exception("retrain run %s failed with an unexpected error", run.pk)
+        return _fail(run, "internal_error",
+                     f"Something went wrong on our side during this run ({type(exc).__name__}). Retry it.")
 
 
 def _execute_recreate(run: RetrainRun, *, previous_state: str) -> RetrainRun | None:
@@ -802,9 +810,9 @@ def retrain_runs_resume() -> list[int]:
     return resumed
 
 
-def retrain_runs_sweep(*, now=None) -> dict:
-    """The minute schedule: resume waiting runs, and re-enqueue approved runs whose task was lost and
-    running runs whose worker died (lease expired). Safe alongside live workers (they claim)."""
+def retrain_runs_stale_requeue(*, now=None) -> list[int]:
+    """Re-enqueue `running` runs whose worker stopped beating (claim older than RETRAIN_RUN_LEASE_S).
+    The retried task claims the run (a live worker's fresh claim keeps it off). Returns their ids."""
     from django_q.tasks import async_task
 
     now = now or timezone.now()
@@ -812,12 +820,24 @@ def retrain_runs_sweep(*, now=None) -> dict:
     stale = list(
         RetrainRun.objects.filter(state=State.RUNNING, claimed_at__lt=now - lease).values_list("pk", flat=True)
     )
+    for pk in stale:
+        async_task(EXECUTE_TASK, pk)
+    return stale
+
+
+def retrain_runs_sweep(*, now=None) -> dict:
+    """The minute schedule: resume waiting runs, and re-enqueue approved runs whose task was lost and
+    running runs whose worker died (lease expired). Safe alongside live workers (they claim)."""
+    from django_q.tasks import async_task
+
+    now = now or timezone.now()
+    stale = retrain_runs_stale_requeue(now=now)
     lost = list(
         RetrainRun.objects.filter(state=State.APPROVED, approved_at__lt=now - timedelta(minutes=1)).values_list(
             "pk", flat=True
         )
     )
-    for pk in stale + lost:
+    for pk in lost:
         async_task(EXECUTE_TASK, pk)
     resumed = retrain_runs_resume()
     return {"re_enqueued": stale + lost, "resumed": resumed}

@@ -149,6 +149,11 @@
     return meta;
   }
 
+  // A pending reply whose first attempt was interrupted (worker stopped) says so (docs/reliability.md).
+  function pendingText(m) {
+    return m.is_retrying ? "…retrying (the first attempt was interrupted)" : "…speaking";
+  }
+
   // The body of a reply by status: ready (text + audio), pending, failed (reason + Retry).
   function appendReplyBody(li, m) {
     if (m.status === "ready") {
@@ -162,7 +167,7 @@
         li.appendChild(audio);
       }
     } else if (m.status === "pending") {
-      li.appendChild(el("p", "msg__pending", "…speaking"));
+      li.appendChild(el("p", "msg__pending", pendingText(m)));
     } else {
       li.appendChild(el("p", "msg__error", m.failure_reason || "The reply could not be produced."));
       if (cfg.canSend) {
@@ -282,7 +287,13 @@
         if (result.status === 404) { delete polling[id]; return; }
         if (!result.ok || !result.data) { window.setTimeout(tick, nextDelay() * 2); return; }
         var m = result.data;
-        if (m.status === "pending") { window.setTimeout(tick, nextDelay()); return; }
+        if (m.status === "pending") {
+          var row = document.getElementById("msg-" + id);
+          var pending = row && row.querySelector(".msg__pending");
+          if (pending) pending.textContent = pendingText(m);
+          window.setTimeout(tick, nextDelay());
+          return;
+        }
         delete polling[id];
         var li = replaceMessage(document.getElementById("msg-" + id), m);
         if (m.status === "ready") {

@@ -7,14 +7,27 @@ bin/run's Ctrl-C slow. Nothing is left to collect at that point: `gc.freeze()` a
 objects to the permanent generation, which the final collection skips (measured: 1.4–2.2 s → 0.7–0.8 s
 from SIGTERM to exit). Behaviour is otherwise exactly django-q2's.
 
+While the cluster runs, its main process (otherwise idle, waiting for the sentinel) runs the stuck-work
+sweep every STUCK_WORK_SWEEP_S (voiceclone.background.stuck_work_sweep): work whose worker was killed is
+handed to a new worker within WORK_LEASE_S + STUCK_WORK_SWEEP_S, without waiting for django-q2's
+scheduler, which looks at schedules only every 30 s and runs them at most once a minute
+(docs/reliability.md). Set STUCK_WORK_SWEEP_S=0 to leave it to the minute schedules.
+
 This command wins over django-q2's because the `voiceclone` app is listed before `django_q` in
 INSTALLED_APPS (Django gives the earlier app's command precedence).
 """
 
 import atexit
 import gc
+import logging
+import os
 
+from django.conf import settings
+from django.db import close_old_connections
+from django_q.cluster import Cluster
 from django_q.management.commands.qcluster import Command as DjangoQClusterCommand
+
+logger = logging.getLogger(__name__)
 
 
 class Command(DjangoQClusterCommand):
@@ -22,4 +35,33 @@ class Command(DjangoQClusterCommand):
         # Runs first among the exit handlers (they run last-registered first), before multiprocessing's
         # own, which waits for the cluster's sentinel process to finish.
         atexit.register(gc.freeze)
-        return super().handle(*args, **options)
+        # django-q2's own handle(), then the sweep loop.
+        settings.SECRET_KEY  # noqa: B018 - signing needs it: fail before starting anything
+        if options.get("cluster_name"):
+            os.environ["Q_CLUSTER_NAME"] = options["cluster_name"]
+        cluster = Cluster()
+        cluster.start()
+        if options.get("run_once", False):
+            cluster.stop()
+            return
+        self.sweep_while_running(cluster)
+
+    def sweep_while_running(self, cluster: Cluster) -> None:
+        from voiceclone.background import stuck_work_sweep
+
+        interval = settings.STUCK_WORK_SWEEP_S
+        if not interval or cluster.sentinel is None:
+            return
+        # join() returns as soon as the sentinel ends (SIGTERM: the cluster's handler stops it), so
+        # stopping is as prompt as before; otherwise it is the sleep between sweeps.
+        while cluster.sentinel.join(timeout=interval) is None and cluster.sentinel.is_alive():
+            if cluster.stop_event is None or cluster.stop_event.is_set():
+                break
+            try:
+                swept = stuck_work_sweep()
+                if any(swept.values()):
+                    logger.warning("stuck-work sweep re-enqueued %s", swept)
+            except Exception:  # noqa: BLE001 - a busy database must not end the cluster: next round
+                logger.exception("stuck-work sweep failed")
+            finally:
+                close_old_connections()

@@ -6,7 +6,9 @@ from django_q.models import Schedule
 
 # name -> (task path, minutes between runs)
 SCHEDULES = {
+    # The cluster itself sweeps every STUCK_WORK_SWEEP_S (docs/reliability.md); these are the fallback.
     "re-enqueue stuck replies": ("conversations.tasks.messages_pending_sweep", 1),
+    "re-enqueue stuck voice creations": ("clones.tasks.voices_creating_sweep", 1),
     # Retraining (issue 6): propose runs for eligible voices; give freed slots to waiting runs (FIFO) and
     # re-enqueue runs whose worker died; delete archived voices beyond the keep count; compare with the provider.
     "retrain eligibility scan": ("retraining.tasks.retrain_scan", settings.RETRAIN_SCAN_INTERVAL_MIN),
