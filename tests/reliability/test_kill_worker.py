@@ -1,0 +1,125 @@
+"""Fast, honest recovery (issue 9 item 3): a real worker of a real django-q2 cluster is killed (SIGKILL) in
+the middle of a chat turn. Its heartbeat stops, the cluster's stuck-work sweep hands the turn to a new
+worker once the lease (WORK_LEASE_S) has run out, the API says `is_retrying` meanwhile, and the reply
+ends ready. A turn whose speech was stored before the kill reuses it: the provider is not paid twice.
+
+The recovery time is printed, never asserted (a shared two-core machine is too noisy for that).
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.live import ROOT, LiveStack, request
+from tests.reliability.loadgen import LOAD_ENV, Cluster
+from tests.retraining.test_crash_cluster import _process_holding_connection
+
+pytestmark = [pytest.mark.cluster,
+              pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="needs Linux /proc to find the worker")]
+
+TTS = r"^/v1/text-to-speech/"
+
+
+def post_turn(stack, talker, text) -> str:
+    status, _, body = request(
+        f"{stack.urls[0]}/api/v1/conversations/{talker['conversation']}/messages/", method="POST",
+        body=json.dumps({"text": text}).encode(),
+        headers={"Authorization": f"Token {talker['token']}", "Content-Type": "application/json",
+                 "Idempotency-Key": uuid.uuid4().hex})
+    assert status == 202, body
+    return json.loads(body)["assistant_message"]["id"]
+
+
+def get_message(stack, talker, message_id) -> dict:
+    status, _, body = request(f"{stack.urls[0]}/api/v1/messages/{message_id}/",
+                              headers={"Authorization": f"Token {talker['token']}"})
+    assert status == 200, body
+    return json.loads(body)
+
+
+def wait_for(predicate, what, timeout_s=180, interval_s=0.2):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval_s)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+def test_a_worker_killed_mid_turn_is_replaced_and_the_turn_recovers(emulator, emulator_ctl, tmp_path):
+    # The default lease and sweep interval: the time printed is what a deployment gets.
+    stack = LiveStack(tmp_path, provider_url=emulator.url, env={**LOAD_ENV, "Q_WORKERS": "1",
+                                                                  "ELEVENLABS_TIMEOUT_S": "120"})
+    cluster = None
+    try:
+        stack.start()
+        talker = stack.scenario("talkers", "kill", "1")[0]
+        cluster = Cluster(stack).start()
+        # The provider holds the speech long enough for the worker to be killed while it waits.
+        emulator_ctl.add_fault(path=TTS, method="POST", mode="latency", delay_s=60, count=1)
+        message_id = post_turn(stack, talker, "Tell me about the river.")
+        port = int(emulator.url.rsplit(":", 1)[1])
+        worker = wait_for(lambda: _process_holding_connection(cluster.process.pid, port), "the worker's TTS call")
+        os.kill(worker, signal.SIGKILL)
+        killed_at = time.monotonic()
+
+        seen_retrying = False
+        while True:
+            detail = get_message(stack, talker, message_id)
+            seen_retrying = seen_retrying or detail["is_retrying"]
+            if detail["status"] != "pending" or time.monotonic() - killed_at > 180:
+                break
+            time.sleep(0.5)
+        recovery_s = time.monotonic() - killed_at
+        print(f"\nrecovery after SIGKILL mid-turn: {recovery_s:.1f} s (ready at attempt "
+              f"{stack.scenario('message', message_id)['attempt_count']}; lease {stack.env.get('WORK_LEASE_S', 30)} s)")
+        cluster_log = cluster.log()
+    finally:
+        if cluster is not None:
+            cluster.stop()
+        stack.stop()
+
+    assert detail["status"] == "ready", (detail, cluster_log[-4000:])
+    assert seen_retrying, "the API never said the reply was being retried"
+    assert "reincarnated worker" in cluster_log, cluster_log[-4000:]  # the killed process was the worker
+    # The killed worker never received its speech (it died waiting for it), so it was asked for again.
+    assert len(emulator_ctl.requests(path=TTS, method="POST")) == 2
+
+
+def test_speech_stored_before_the_kill_is_reused_not_paid_twice(emulator, emulator_ctl, tmp_path):
+    stack = LiveStack(tmp_path, provider_url=emulator.url,
+                      env={**LOAD_ENV, "Q_WORKERS": "1", "WORK_LEASE_S": "6", "STUCK_WORK_SWEEP_S": "1"})
+    cluster = None
+    try:
+        stack.start()
+        talker = stack.scenario("talkers", "reuse", "1")[0]
+        message_id = post_turn(stack, talker, "Say it only once.")
+        # A worker takes the turn, stores the speech and is killed just before marking the reply ready.
+        died = subprocess.run([sys.executable, "-m", "tests.reliability.worker_standin", "after-tts", message_id],
+                              cwd=ROOT, env=stack.env, capture_output=True, text=True, timeout=120)
+        assert died.returncode == -9, died.stderr[-3000:]
+        before = stack.scenario("message", message_id)
+        assert before["status"] == "pending" and before["clip"] is not None, before
+        tts_before = len(emulator_ctl.requests(path=TTS, method="POST"))
+        assert tts_before == 1
+
+        cluster = Cluster(stack).start()
+        detail = wait_for(lambda: (d := get_message(stack, talker, message_id))["status"] != "pending" and d,
+                          "the turn to recover")
+        after = stack.scenario("message", message_id)
+    finally:
+        if cluster is not None:
+            cluster.stop()
+        stack.stop()
+
+    assert detail["status"] == "ready", detail
+    assert after["clip"] == before["clip"] and after["attempt_count"] == 2, after
+    assert len(emulator_ctl.requests(path=TTS, method="POST")) == tts_before  # the stored speech was reused
