@@ -42,6 +42,9 @@ def _env(tmp_path: Path, emulator_url: str) -> dict:
         "Q_TIMEOUT_S": "300",
         # The run's lease: once the killed worker's claim is this old, a retried task may take the run.
         "RETRAIN_RUN_LEASE_S": "2",
+        # The test takes each step itself (kill, look, sweep): the cluster's own stuck-work sweep would
+        # otherwise resume the run before the test looks at it (tests/reliability covers that sweep).
+        "STUCK_WORK_SWEEP_S": "0",
         "LLM_BASE_URL": "",
         "DEBUG": "true",
     })
