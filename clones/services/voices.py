@@ -183,39 +183,46 @@ def voice_create(
         )
         stored.append((upload, info, digest, storage.save_bytes(path, upload.data)))
 
-    with transaction.atomic():
-        voice.full_clean()
-        voice.save()
-        ConsentRecord.objects.create(
-            voice=voice,
-            given_by=owner,
-            speaker_name=speaker_name,
-            statement_version=settings.CONSENT_STATEMENT_VERSION,
-            statement_text=CONSENT_STATEMENT,
-            ip_address=ip_address,
-            user_agent=user_agent[:400],
-        )
-        originals = ClipSample.objects.bulk_create(
-            ClipSample(
+    try:
+        with transaction.atomic():
+            voice.full_clean()
+            voice.save()
+            ConsentRecord.objects.create(
                 voice=voice,
-                source=ClipSample.Source.ORIGINAL,
-                file=path,
-                original_filename=upload.filename[:255],
-                content_type=info.content_type,
-                duration_s=info.duration_s,
-                sample_rate=info.sample_rate,
-                size_bytes=len(upload.data),
-                sha256=digest,
-                lineage_depth=0,
-                # Consented originals are the clone's ground truth: always part of a retrain.
-                review_status=ClipSample.ReviewStatus.APPROVED,
+                given_by=owner,
+                speaker_name=speaker_name,
+                statement_version=settings.CONSENT_STATEMENT_VERSION,
+                statement_text=CONSENT_STATEMENT,
+                ip_address=ip_address,
+                user_agent=user_agent[:400],
             )
-            for upload, info, digest, path in stored
-        )
-        enqueue_on_commit("clones.tasks.voice_provider_create", voice.pk)
-        # Originals need metrics and pitch too: selection measures drift against the speaker's own.
-        for clip in originals:
-            enqueue_on_commit("clones.tasks.clip_analyse", clip.pk)
+            originals = ClipSample.objects.bulk_create(
+                ClipSample(
+                    voice=voice,
+                    source=ClipSample.Source.ORIGINAL,
+                    file=path,
+                    original_filename=upload.filename[:255],
+                    content_type=info.content_type,
+                    duration_s=info.duration_s,
+                    sample_rate=info.sample_rate,
+                    size_bytes=len(upload.data),
+                    sha256=digest,
+                    lineage_depth=0,
+                    # Consented originals are the clone's ground truth: always part of a retrain.
+                    review_status=ClipSample.ReviewStatus.APPROVED,
+                )
+                for upload, info, digest, path in stored
+            )
+            enqueue_on_commit("clones.tasks.voice_provider_create", voice.pk)
+            # Originals need metrics and pitch too: selection measures drift against the speaker's own.
+            for clip in originals:
+                enqueue_on_commit("clones.tasks.clip_analyse", clip.pk)
+    except BaseException:
+        # The files were stored before the rows (no transaction across storage I/O): remove them when
+        # the rows are not written (a refused save, a database error), so nothing is left orphaned.
+        for *_, path in stored:
+            storage.default_storage.delete(path)
+        raise
     return voice
 
 

@@ -215,3 +215,32 @@ def test_the_sweep_leaves_work_whose_worker_is_alive(alice_api, alice_conversati
     assert conversation_services.message_reply_generate(message_id=message_id) is None
     assert Message.objects.get(pk=message_id).status == Message.Status.PENDING
     assert Conversation.objects.count() == 1
+
+
+def test_a_voice_creation_whose_rows_cannot_be_written_leaves_no_files(alice, monkeypatch):
+    from django.core.files.storage import default_storage
+
+    from clones import services as clone_services
+    from clones import storage
+    from clones.models import ConsentRecord
+
+    saved = []
+    real_save = storage.save_bytes
+
+    def save(path, data):
+        saved.append(real_save(path, data))
+        return saved[-1]
+
+    def locked(**kwargs):
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr(storage, "save_bytes", save)
+    monkeypatch.setattr(ConsentRecord.objects, "create", locked)
+    with pytest.raises(OperationalError):
+        clone_services.voice_create(
+            owner=alice, name="Ada", persona="You are Ada.", consent=True,
+            samples=[clone_services.SampleUpload(filename="one.wav", data=wav_bytes(3, seed=1))],
+        )
+    assert not Voice.objects.exists()
+    assert len(saved) == 1 and saved[0].startswith("originals/")
+    assert not default_storage.exists(saved[0])
