@@ -51,7 +51,8 @@ from datetime import datetime, timedelta
 
 import numpy as np
 from django.conf import settings
-from django.db.models import Count, Q
+from django.db.models import Case, Count, ExpressionWrapper, F, FloatField, Q, Value, When
+from django.db.models.functions import Ceil, Coalesce, Greatest, Least
 from django.utils import timezone
 
 from clones.models import ClipSample, Voice
@@ -170,7 +171,8 @@ class Selection:
     generated: list[SelectedClip]
     # Every reason in EXCLUSION_REASONS, with 0 where none applied.
     excluded: dict[str, int]
-    # For the reasons decided after loading rows (not_analysed onwards): which clips.
+    # For the reasons decided after loading the best candidates (the picker's caps, near-duplicates):
+    # which clips. The per-clip rules are counted in SQL and their clips are not listed.
     excluded_ids: dict[str, list[int]] = field(default_factory=dict)
     # Originals left out: "retired", "over_provider_limits".
     excluded_originals: dict[str, int] = field(default_factory=dict)
@@ -264,7 +266,8 @@ def select_clips_for_retrain(
     whose review matters most); a retrain never passes it. originals_only: the originals alone (the
     `originals_only` re-clone strategy); the generated pool is not read.
 
-    A read: it writes nothing. Three queries plus one per 3000 candidates. Deterministic.
+    A read: it writes nothing. At most five queries whatever the pool's size (originals, the used
+    links folded into the counts, the counts, the best MAX_CANDIDATES ids, their rows). Deterministic.
     """
     now = now or timezone.now()
     limits = limits or SelectionLimits.from_settings()
@@ -278,8 +281,12 @@ def select_clips_for_retrain(
     excluded_ids: dict[str, list[int]] = {}
     capacity_s = 0.0
     if not originals_only:
-        excluded.update(_count_pool_exclusions(voice=voice, since=since, include_pending=include_pending))
-        rows = list(_candidate_rows(voice=voice, since=since, include_pending=include_pending))
+        pool = _Pool(voice=voice, since=since, include_pending=include_pending, limits=limits)
+        counts, passing = pool.counts()
+        excluded.update(counts)
+        rows = pool.best_rows(passing=passing)
+        # Candidates past the best MAX_CANDIDATES by merit are never loaded: they are over the budget.
+        excluded["over_budget"] += max(0, passing - MAX_CANDIDATES)
         picker = _Picker(limits=limits, originals=originals, rows=rows)
         generated = picker.run()
         capacity_s = picker.capacity_s
@@ -357,39 +364,104 @@ def _generated_pool(voice):
     return ClipSample.objects.filter(voice=voice, source=ClipSample.Source.GENERATED).exclude(sha256="").exclude(file="")
 
 
-def _count_pool_exclusions(*, voice, since, include_pending: bool) -> dict[str, int]:
-    """rejected / pending / already_used / outside_window, counted in the database (one query)."""
-    from clones.selectors import clip_is_used_expression
+class _Pool:
+    """Rule 2 in SQL: the generated pool's exclusions counted, and the best candidates by merit loaded.
 
-    statuses = [ClipSample.ReviewStatus.APPROVED]
-    if include_pending:
-        statuses.append(ClipSample.ReviewStatus.PENDING)
-    wanted = Q(review_status__in=statuses)
-    aggregates = {
-        "rejected": Count("pk", filter=Q(review_status=ClipSample.ReviewStatus.REJECTED)),
-        "already_used": Count("pk", filter=wanted & Q(is_used=True)),
-    }
-    if not include_pending:
-        aggregates["pending"] = Count("pk", filter=Q(review_status=ClipSample.ReviewStatus.PENDING))
-    if since is not None:
-        aggregates["outside_window"] = Count("pk", filter=wanted & Q(is_used=False, created_at__lt=since))
-    return _generated_pool(voice).annotate(is_used=clip_is_used_expression()).aggregate(**aggregates)
+    At 100,000 candidates of one voice, loading every row into Python took seconds (issue 13). Here one
+    aggregate counts every per-clip reason (each clip under the first that applies, as the picker would),
+    one query ranks the candidates that pass by the merit the picker computes and returns the ids of the
+    best MAX_CANDIDATES, and one loads those rows. The counts and the ranking read only columns of the
+    covering index `clip_selection_pool_idx`; "used" is the voice's promoted-run links, hashed once.
+    """
 
+    def __init__(self, *, voice, since, include_pending: bool, limits: SelectionLimits):
+        from clones.selectors import clip_ids_used_by_voice, quality_flag_filter
 
-def _candidate_rows(*, voice, since, include_pending: bool):
-    from clones.selectors import clip_is_used_expression
+        self.voice, self.since, self.limits = voice, since, limits
+        statuses = [ClipSample.ReviewStatus.APPROVED]
+        if include_pending:
+            statuses.append(ClipSample.ReviewStatus.PENDING)
+        self.include_pending = include_pending
+        self.wanted = Q(review_status__in=statuses)
+        self.used = Q(pk__in=clip_ids_used_by_voice(voice=voice))
+        self.in_window = Q(created_at__gte=since) if since is not None else Q()
+        use_s = Least(F("duration_s"), Value(float(limits.max_use_s)))
+        share = Case(When(duration_s__gt=0, then=F("size_bytes") * F("use_s") / F("duration_s")),
+                     default=F("size_bytes"), output_field=FloatField())
+        self.queryset = _generated_pool(voice).alias(
+            use_s=use_s,
+            estimated_bytes=Greatest(Ceil(share), Ceil(F("use_s") * Value(float(ESTIMATED_BYTES_PER_S)))),
+        )
+        # The picker's per-clip reasons, in its order: (reason, condition).
+        never = Q(pk__in=[])
+        self.reasons = [
+            ("not_analysed", Q(analysed_at__isnull=True) | Q(duration_s__isnull=True)),
+            ("too_short", Q(duration_s__lt=limits.min_clip_s)),
+            ("too_deep_lineage", Q(lineage_depth__gt=limits.max_lineage_depth)),
+            ("quality_flagged", quality_flag_filter(sorted(limits.excluded_flags)) if limits.excluded_flags else never),
+            ("over_provider_limits", Q(estimated_bytes__gt=limits.max_file_bytes)),
+        ]
 
-    statuses = [ClipSample.ReviewStatus.APPROVED]
-    if include_pending:
-        statuses.append(ClipSample.ReviewStatus.PENDING)
-    qs = _generated_pool(voice).filter(review_status__in=statuses).filter(~clip_is_used_expression())
-    if since is not None:
-        qs = qs.filter(created_at__gte=since)
-    return qs.order_by("id").values(
-        "id", "duration_s", "size_bytes", "quality_score", "quality_flags", "analysed_at", "lineage_depth",
-        "is_lineage_unknown", "text", "pitch_median_hz", "pitch_range_st", "loudness_lufs", "speaking_rate_cps",
-        "message__conversation_id",
-    ).iterator(chunk_size=MAX_CANDIDATES)
+    def _candidate(self) -> Q:
+        """In the pool, wanted, unused and inside the window."""
+        return self.wanted & ~self.used & self.in_window
+
+    def _passing(self) -> Q:
+        passing = self._candidate()
+        for _, condition in self.reasons:
+            passing &= ~condition
+        return passing
+
+    def counts(self) -> tuple[dict[str, int], int]:
+        """(reason -> clips, candidates passing every per-clip rule), in one query."""
+        aggregates = {
+            "rejected": Count("pk", filter=Q(review_status=ClipSample.ReviewStatus.REJECTED)),
+            "already_used": Count("pk", filter=self.wanted & self.used),
+        }
+        if not self.include_pending:
+            aggregates["pending"] = Count("pk", filter=Q(review_status=ClipSample.ReviewStatus.PENDING))
+        if self.since is not None:
+            aggregates["outside_window"] = Count("pk", filter=self.wanted & ~self.used & Q(created_at__lt=self.since))
+        earlier = Q()
+        for reason, condition in self.reasons:
+            aggregates[reason] = Count("pk", filter=self._candidate() & ~earlier & condition if earlier else
+                                       self._candidate() & condition)
+            earlier = earlier | condition if earlier else condition
+        aggregates["passing"] = Count("pk", filter=self._passing())
+        counts = self.queryset.aggregate(**aggregates)
+        return {k: v for k, v in counts.items() if k != "passing"}, counts["passing"]
+
+    def best_rows(self, *, passing: int) -> list[dict]:
+        """The candidates passing every per-clip rule, at most MAX_CANDIDATES of them, best merit first
+        (ties by id); all of them when there are no more than that."""
+        if not passing:
+            return []
+        candidates = self.queryset.filter(self._passing())
+        if passing > MAX_CANDIDATES:
+            ids = list(candidates.annotate(merit=self._merit()).order_by("-merit", "id")
+                       .values_list("id", flat=True)[:MAX_CANDIDATES])
+            candidates = ClipSample.objects.filter(pk__in=ids)
+        return list(candidates.order_by("id").values(
+            "id", "duration_s", "size_bytes", "quality_score", "quality_flags", "analysed_at", "lineage_depth",
+            "is_lineage_unknown", "text", "pitch_median_hz", "pitch_range_st", "loudness_lufs", "speaking_rate_cps",
+            "message__conversation_id",
+        ))
+
+    def _merit(self):
+        """`_merit()` as an SQL expression over the candidate's columns (same operations, same order)."""
+        quality = Coalesce(F("quality_score"), Value(50.0)) / Value(100.0)
+        use_s = F("use_s")
+        length = Case(
+            When(use_s__lt=IDEAL_MIN_S, then=Value(0.85) + Value(0.15) * Greatest(Value(0.0), use_s - Value(2.0))
+                 / Value(IDEAL_MIN_S - 2.0)),
+            When(use_s__gt=IDEAL_MAX_S, then=Value(0.95)),
+            default=Value(1.0), output_field=FloatField(),
+        )
+        depth = F("lineage_depth") + Case(When(is_lineage_unknown=True, then=Value(1)), default=Value(0))
+        return ExpressionWrapper(
+            quality * length - Value(LINEAGE_PENALTY_PER_LEVEL) * Greatest(Value(0), depth - Value(1)),
+            output_field=FloatField(),
+        )
 
 
 def estimate_upload_bytes(*, size_bytes: int, duration_s: float, use_s: float) -> int:
