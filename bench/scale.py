@@ -59,7 +59,8 @@ def parse_args():
     parser.add_argument("--reseed", action="store_true", help="empty the seeded tables and seed again")
     parser.add_argument("--seed-only", action="store_true")
     parser.add_argument("--label", default="", help="a word for the results file name (e.g. before, after)")
-    parser.add_argument("--only", default="", help="comma-separated sections: admin,api,queue,scan,selection,messages")
+    parser.add_argument("--only", default="",
+                        help="comma-separated sections: admin,api,queue,selection,scan,messages,fingerprint")
     return parser.parse_args()
 
 
@@ -432,6 +433,46 @@ def unseed() -> None:
     User.objects.filter(id__gte=1_000_001).delete()
 
 
+def fingerprint_size(clips: int = 1000, seconds: float = 10.0, per_second: int = 98) -> dict:
+    """Bytes the landmark table takes per clip on PostgreSQL (issue 13): `clips` fingerprints of `seconds`
+    of audio at `per_second` landmarks (random 21-bit hashes, inserted through the table's indexes as the
+    service does), measured inside a transaction that is rolled back, extrapolated to a million clips."""
+    from clones.models import GeneratedAudio
+    from fidelity.models import AudioFingerprint, FingerprintLandmark
+
+    rng = random.Random(11)
+    per_clip = int(seconds * per_second)
+    frames = int(seconds / 0.016)
+    table = FingerprintLandmark._meta.db_table
+    with transaction.atomic():
+        start = GeneratedAudio.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+        Writer(GeneratedAudio).write({"id": start + 1 + i, "sha256": f"fp{start + 1 + i:062x}",
+                                      "created_at": timezone.now()} for i in range(clips))
+        fp_start = AudioFingerprint.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+        Writer(AudioFingerprint).write({"id": fp_start + 1 + i, "generated_audio_id": start + 1 + i,
+                                        "duration_s": seconds, "landmark_count": per_clip, "version": 1,
+                                        "created_at": timezone.now()} for i in range(clips))
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_total_relation_size(%s)", [table])
+            before = cursor.fetchone()[0]
+        Writer(FingerprintLandmark).write(
+            {"hash": h, "fingerprint_id": fp_start + 1 + i, "anchor_frame": f}
+            for i in range(clips)
+            # Up to FANOUT landmarks share an anchor frame; (hash, anchor) pairs are the primary key.
+            for h, f in sorted({(rng.getrandbits(21), rng.randrange(frames)) for _ in range(per_clip)},
+                               key=lambda hf: hf[1])
+        )
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_total_relation_size(%s), pg_relation_size(%s)", [table, table])
+            total, heap = cursor.fetchone()
+        transaction.set_rollback(True)
+    total -= before
+    rows = clips * per_clip
+    return {"clips": clips, "landmarks_per_clip": per_clip, "bytes_per_landmark": round(total / rows, 1),
+            "heap_bytes_per_landmark": round(heap / rows, 1), "bytes_per_clip": round(total / clips),
+            "gb_at_1m_clips": round(total / clips * 1_000_000 / 1e9, 1)}
+
+
 # --- measuring ---------------------------------------------------------------------------------------------
 
 
@@ -562,6 +603,10 @@ def main() -> None:
     run("messages", f"messages-list API ({count} messages, page 1)",
         get(client, f"/api/v1/conversations/{conversation}/messages/"))
     run("messages", "conversation detail API (trivial reference)", get(client, f"/api/v1/conversations/{conversation}/"))
+
+    if IS_PG and (not only or "fingerprint" in only):
+        result["fingerprint"] = fingerprint_size()
+        print("fingerprint landmarks:", result["fingerprint"], flush=True)
 
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)

@@ -51,7 +51,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 from django.conf import settings
-from django.db.models import Case, Count, ExpressionWrapper, F, FloatField, Q, Value, When
+from django.db.models import Case, CharField, Count, ExpressionWrapper, F, FloatField, Q, Value, When
 from django.db.models.functions import Ceil, Coalesce, Greatest, Least
 from django.utils import timezone
 
@@ -413,23 +413,21 @@ class _Pool:
         return passing
 
     def counts(self) -> tuple[dict[str, int], int]:
-        """(reason -> clips, candidates passing every per-clip rule), in one query."""
-        aggregates = {
-            "rejected": Count("pk", filter=Q(review_status=ClipSample.ReviewStatus.REJECTED)),
-            "already_used": Count("pk", filter=self.wanted & self.used),
-        }
+        """(reason -> clips, candidates passing every per-clip rule), in one query: each clip's first
+        reason is one CASE, and the clips are counted per reason."""
+        whens = [When(review_status=ClipSample.ReviewStatus.REJECTED, then=Value("rejected"))]
         if not self.include_pending:
-            aggregates["pending"] = Count("pk", filter=Q(review_status=ClipSample.ReviewStatus.PENDING))
+            whens.append(When(review_status=ClipSample.ReviewStatus.PENDING, then=Value("pending")))
+        whens += [When(~self.wanted, then=Value("")), When(self.used, then=Value("already_used"))]
         if self.since is not None:
-            aggregates["outside_window"] = Count("pk", filter=self.wanted & ~self.used & Q(created_at__lt=self.since))
-        earlier = Q()
-        for reason, condition in self.reasons:
-            aggregates[reason] = Count("pk", filter=self._candidate() & ~earlier & condition if earlier else
-                                       self._candidate() & condition)
-            earlier = earlier | condition if earlier else condition
-        aggregates["passing"] = Count("pk", filter=self._passing())
-        counts = self.queryset.aggregate(**aggregates)
-        return {k: v for k, v in counts.items() if k != "passing"}, counts["passing"]
+            whens.append(When(created_at__lt=self.since, then=Value("outside_window")))
+        whens += [When(condition, then=Value(reason)) for reason, condition in self.reasons]
+        reason = Case(*whens, default=Value("passing"), output_field=CharField())
+        rows = self.queryset.annotate(reason=reason).order_by().values("reason").annotate(n=Count("pk"))
+        found = {row["reason"]: row["n"] for row in rows}
+        names = ["rejected", "already_used", *(["pending"] if not self.include_pending else []),
+                 *(["outside_window"] if self.since is not None else []), *(r for r, _ in self.reasons)]
+        return {name: found.get(name, 0) for name in names}, found.get("passing", 0)
 
     def best_rows(self, *, passing: int) -> list[dict]:
         """The candidates passing every per-clip rule, at most MAX_CANDIDATES of them, best merit first
@@ -544,28 +542,27 @@ def _merit(*, quality_score, use_s: float, lineage_depth: int) -> float:
 
 
 class _ShingleIndex:
-    """`text_similarity` of one candidate against all of them at once: an inverted index from shingle to
-    the candidates holding it, so the shared shingles are counted with one `bincount` per pick instead
-    of a set intersection per candidate (the same integers, so the same Jaccard values)."""
+    """`text_similarity` of one candidate against all of them at once: every candidate's shingles as
+    integer ids in one array, so the shared shingles are counted with one `isin` and one `bincount` per
+    pick instead of a set intersection per candidate (the same integers, so the same Jaccard values)."""
 
     def __init__(self, shingles: list[frozenset[str]]):
+        vocabulary: dict[str, int] = {}
         self.n = len(shingles)
-        self.sizes = np.array([len(s) for s in shingles], dtype=np.int64)
-        postings: dict[str, list[int]] = {}
-        for i, each in enumerate(shingles):
-            for shingle in each:
-                postings.setdefault(shingle, []).append(i)
-        self.postings = {k: np.array(v, dtype=np.int64) for k, v in postings.items()}
-        self.shingles = shingles
+        self.sizes = np.fromiter((len(s) for s in shingles), dtype=np.int64, count=self.n)
+        self.ids = np.fromiter((vocabulary.setdefault(x, len(vocabulary)) for each in shingles for x in each),
+                               dtype=np.int64, count=int(self.sizes.sum()))
+        self.owner = np.repeat(np.arange(self.n, dtype=np.int64), self.sizes)
+        self.starts = np.concatenate([[0], np.cumsum(self.sizes)])
 
     def similarity_to(self, index: int) -> np.ndarray:
-        mine = self.shingles[index]
-        if not mine:
+        size = int(self.sizes[index])
+        if not size:
             return np.zeros(self.n)
-        shared = np.bincount(np.concatenate([self.postings[s] for s in mine]), minlength=self.n)
-        union = self.sizes + len(mine) - shared
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where((self.sizes > 0) & (union > 0), shared / np.maximum(union, 1), 0.0)
+        mine = self.ids[self.starts[index]:self.starts[index + 1]]
+        shared = np.bincount(self.owner[np.isin(self.ids, mine)], minlength=self.n)
+        union = self.sizes + size - shared
+        return np.where(self.sizes > 0, shared / np.maximum(union, 1), 0.0)
 
 
 # --- the greedy pick ---------------------------------------------------------------------------------------
@@ -746,6 +743,7 @@ class _Picker:
     def _feature_matrix(self, candidates: list[dict]) -> np.ndarray:
         """Candidates' features in units of novelty; also sets the fill values used for the originals."""
         raw = np.array([[np.nan if v is None else v for v in _features(c)] for c in candidates], dtype=float)
+        self._raw_features = raw
         self._scales = np.array(list(FEATURE_SCALES.values()))
         # Unknown features sit at the candidates' median: they neither add nor hide novelty.
         known = ~np.isnan(raw)
@@ -760,9 +758,9 @@ class _Picker:
         if not known:
             return penalty
         reference = float(np.median(known))
-        for i, c in enumerate(candidates):
-            pitch_st = _features(c)[0]
-            if pitch_st is not None:
+        # The pitch in semitones `_feature_matrix` computed (NaN where unknown), not recomputed per row.
+        for i, pitch_st in enumerate(self._raw_features[:, 0].tolist()):
+            if not math.isnan(pitch_st):
                 beyond = abs(pitch_st - reference) - DRIFT_FREE_ST
                 penalty[i] = min(DRIFT_PENALTY_MAX, DRIFT_PENALTY_PER_ST * max(0.0, beyond))
         return penalty
