@@ -80,7 +80,7 @@ from django.core.management import call_command  # noqa: E402
 from django.core.management.color import no_style  # noqa: E402
 from django.db import connection, models, transaction  # noqa: E402
 from django.test import Client  # noqa: E402
-from django.test.utils import CaptureQueriesContext  # noqa: E402
+from django.test.utils import CaptureQueriesContext, override_settings  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from clones.models import ClipSample, Voice, VoiceVersion  # noqa: E402
@@ -478,15 +478,17 @@ def fingerprint_size(clips: int = 1000, seconds: float = 10.0, per_second: int =
 
 def measure(fn, repeat: int) -> dict:
     fn()  # warm-up: caches, the planner's statistics, imports
-    times, queries = [], 0
+    times, sql_times, queries = [], [], 0
     for _ in range(repeat):
         with CaptureQueriesContext(connection) as captured:
             start = time.perf_counter()
             fn()
             times.append(time.perf_counter() - start)
         queries = len(captured.captured_queries)
+        sql_times.append(sum(float(q["time"]) for q in captured.captured_queries))
+    # sql_ms: the database's share (time spent waiting on queries); the rest is Python (view, template).
     return {"ms": round(statistics.median(times) * 1000, 1), "min_ms": round(min(times) * 1000, 1),
-            "queries": queries}
+            "sql_ms": round(statistics.median(sql_times) * 1000, 1), "queries": queries}
 
 
 def get(client: Client, url: str):
@@ -537,7 +539,7 @@ def main() -> None:
             return
         rows[name] = measure(fn, ARGS.repeat)
         r = rows[name]
-        print(f"{name:58} {r['ms']:>9.1f} ms {r['queries']:>4} queries", flush=True)
+        print(f"{name:58} {r['ms']:>9.1f} ms (SQL {r['sql_ms']:>7.1f} ms) {r['queries']:>4} queries", flush=True)
 
     base = "/admin/clones/clipsample/"
     admin_pages = {
@@ -583,6 +585,9 @@ def main() -> None:
 
     run("selection", f"selection: sel-10k ({plan.medium} candidates)", lambda: select_clips_for_retrain(voice=medium))
     run("selection", f"selection: sel-100k ({plan.big} candidates)", lambda: select_clips_for_retrain(voice=big))
+    with override_settings(RETRAIN_SELECTION_MAX_CANDIDATES=500):
+        run("selection", f"selection: sel-100k, 500 best read (RETRAIN_SELECTION_MAX_CANDIDATES=500)",
+            lambda: select_clips_for_retrain(voice=big))
     run("selection", "voice admin page (sel-100k)", get(client, f"/admin/clones/voice/{big.pk}/change/"))
 
     if not only or "scan" in only:

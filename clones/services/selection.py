@@ -87,8 +87,8 @@ DRIFT_PENALTY_PER_ST = 0.05
 DRIFT_PENALTY_MAX = 0.3
 # Feature scales: a difference of this much counts as one unit of novelty.
 FEATURE_SCALES = {"pitch_st": 2.0, "pitch_range_st": 2.0, "loudness_lufs": 3.0, "speaking_rate_cps": 2.5}
-# More candidates than this cannot change a few-minute selection; the rest (lowest merit) are over budget.
-MAX_CANDIDATES = 3000
+# More candidates than settings.RETRAIN_SELECTION_MAX_CANDIDATES (3000) cannot change a few-minute
+# selection; the rest (lowest merit) are over budget and never read from the database.
 # MP3 at 128 kbps: the least a training copy is estimated to take per second (see estimate_upload_bytes).
 ESTIMATED_BYTES_PER_S = 16_000
 
@@ -267,7 +267,8 @@ def select_clips_for_retrain(
     `originals_only` re-clone strategy); the generated pool is not read.
 
     A read: it writes nothing. At most five queries whatever the pool's size (originals, the used
-    links folded into the counts, the counts, the best MAX_CANDIDATES ids, their rows). Deterministic.
+    links folded into the counts, the counts, the best RETRAIN_SELECTION_MAX_CANDIDATES ids, their rows).
+    Deterministic.
     """
     now = now or timezone.now()
     limits = limits or SelectionLimits.from_settings()
@@ -285,8 +286,8 @@ def select_clips_for_retrain(
         counts, passing = pool.counts()
         excluded.update(counts)
         rows = pool.best_rows(passing=passing)
-        # Candidates past the best MAX_CANDIDATES by merit are never loaded: they are over the budget.
-        excluded["over_budget"] += max(0, passing - MAX_CANDIDATES)
+        # Candidates past the best max_candidates by merit are never loaded: they are over the budget.
+        excluded["over_budget"] += max(0, passing - pool.max_candidates)
         picker = _Picker(limits=limits, originals=originals, rows=rows)
         generated = picker.run()
         capacity_s = picker.capacity_s
@@ -370,7 +371,7 @@ class _Pool:
     At 100,000 candidates of one voice, loading every row into Python took seconds (issue 13). Here one
     aggregate counts every per-clip reason (each clip under the first that applies, as the picker would),
     one query ranks the candidates that pass by the merit the picker computes and returns the ids of the
-    best MAX_CANDIDATES, and one loads those rows. The counts and the ranking read only columns of the
+    best `RETRAIN_SELECTION_MAX_CANDIDATES`, and one loads those rows. The counts and the ranking read only columns of the
     covering index `clip_selection_pool_idx`; "used" is the voice's promoted-run links, hashed once.
     """
 
@@ -378,6 +379,7 @@ class _Pool:
         from clones.selectors import clip_ids_used_by_voice, quality_flag_filter
 
         self.voice, self.since, self.limits = voice, since, limits
+        self.max_candidates = settings.RETRAIN_SELECTION_MAX_CANDIDATES
         statuses = [ClipSample.ReviewStatus.APPROVED]
         if include_pending:
             statuses.append(ClipSample.ReviewStatus.PENDING)
@@ -430,14 +432,14 @@ class _Pool:
         return {name: found.get(name, 0) for name in names}, found.get("passing", 0)
 
     def best_rows(self, *, passing: int) -> list[dict]:
-        """The candidates passing every per-clip rule, at most MAX_CANDIDATES of them, best merit first
+        """The candidates passing every per-clip rule, at most `max_candidates` of them, best merit first
         (ties by id); all of them when there are no more than that."""
         if not passing:
             return []
         candidates = self.queryset.filter(self._passing())
-        if passing > MAX_CANDIDATES:
+        if passing > self.max_candidates:
             ids = list(candidates.annotate(merit=self._merit()).order_by("-merit", "id")
-                       .values_list("id", flat=True)[:MAX_CANDIDATES])
+                       .values_list("id", flat=True)[:self.max_candidates])
             candidates = ClipSample.objects.filter(pk__in=ids)
         return list(candidates.order_by("id").values(
             "id", "duration_s", "size_bytes", "quality_score", "quality_flags", "analysed_at", "lineage_depth",
@@ -623,9 +625,10 @@ class _Picker:
             depth = c["lineage_depth"] + (1 if c.get("is_lineage_unknown") else 0)
             c["merit"] = _merit(quality_score=c["quality_score"], use_s=c["use_s"], lineage_depth=depth)
         candidates.sort(key=lambda c: (-c["merit"], c["id"]))
-        if len(candidates) > MAX_CANDIDATES:
-            self._exclude("over_budget", [c["id"] for c in candidates[MAX_CANDIDATES:]])
-            candidates = candidates[:MAX_CANDIDATES]
+        cap = settings.RETRAIN_SELECTION_MAX_CANDIDATES
+        if len(candidates) > cap:
+            self._exclude("over_budget", [c["id"] for c in candidates[cap:]])
+            candidates = candidates[:cap]
 
         n = len(candidates)
         ids = np.array([c["id"] for c in candidates], dtype=np.int64)

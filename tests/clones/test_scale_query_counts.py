@@ -9,7 +9,6 @@ from django.test.utils import CaptureQueriesContext
 from django.db import connection
 from django.urls import reverse
 
-from clones.services import selection as selection_module
 from clones.services import select_clips_for_retrain
 from retraining.models import RetrainRun, RetrainRunClip
 from tests.factories import ClipSampleFactory, ConversationFactory, VoiceFactory
@@ -121,7 +120,7 @@ def selection_queries(voice) -> tuple[int, object]:
     return len(captured.captured_queries), selection
 
 
-def test_selection_queries_do_not_grow_with_candidates(monkeypatch):
+def test_selection_queries_do_not_grow_with_candidates(settings):
     voice = VoiceFactory()
     for _ in range(3):
         ClipSampleFactory(voice=voice, source="original", review_status="approved", duration_s=30, text="")
@@ -129,8 +128,8 @@ def test_selection_queries_do_not_grow_with_candidates(monkeypatch):
     few, _ = selection_queries(voice)
     grow(voice, 40, start=8)
     many, selection = selection_queries(voice)
-    # Past MAX_CANDIDATES the best are ranked in SQL first: one more query, still independent of the pool.
-    monkeypatch.setattr(selection_module, "MAX_CANDIDATES", 5)
+    # Past the candidate cap the best are ranked in SQL first: one more query, still independent of the pool.
+    settings.RETRAIN_SELECTION_MAX_CANDIDATES = 5
     capped, capped_selection = selection_queries(voice)
 
     assert many == few <= 5
@@ -144,7 +143,7 @@ def test_selection_queries_do_not_grow_with_candidates(monkeypatch):
     assert len(selection.generated) + sum(selection.excluded.values()) == generated
 
 
-def test_selection_keeps_the_best_candidates_by_merit_when_it_must_cut(monkeypatch, settings):
+def test_selection_keeps_the_best_candidates_by_merit_when_it_must_cut(settings):
     settings.RETRAIN_MAX_CLIPS_PER_CONVERSATION_SHARE = 1.0
     voice = VoiceFactory()
     ClipSampleFactory(voice=voice, source="original", review_status="approved", duration_s=60, text="")
@@ -152,7 +151,7 @@ def test_selection_keeps_the_best_candidates_by_merit_when_it_must_cut(monkeypat
             for i in range(6)]
     best = [ClipSampleFactory(voice=voice, review_status="approved", quality_score=100 - i,
                               text=f"Unique words {i} {'x' * i}.") for i in range(3)]
-    monkeypatch.setattr(selection_module, "MAX_CANDIDATES", 3)
+    settings.RETRAIN_SELECTION_MAX_CANDIDATES = 3
 
     selection = select_clips_for_retrain(voice=voice)
 
