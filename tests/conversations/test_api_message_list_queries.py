@@ -5,6 +5,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from conversations.api.serializers import MessageOutputSerializer
 from tests.factories import ClipSampleFactory, ConversationFactory, MessageFactory
 
 pytestmark = pytest.mark.django_db
@@ -33,6 +34,8 @@ def test_message_list_queries_do_not_grow_with_messages_and_read_no_clip(alice, 
     assert not [q for q in many.captured_queries if "clones_clipsample" in q["sql"]]
     messages = response.json()["results"]
     assert len(messages) == 50
+    # Every declared field, in the declared order (the list writes its rows without DRF's per-field path).
+    assert all(list(m) == MessageOutputSerializer.Meta.fields for m in messages)
     for message in messages:
         if message["role"] == "assistant":
             assert message["audio_url"] == f"http://testserver/api/v1/messages/{message['id']}/audio/"

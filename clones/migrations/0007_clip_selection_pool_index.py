@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('clones', '0005_voice_is_shared_and_names'),
+        ('clones', '0006_voice_creation_lease'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -39,7 +39,7 @@ class Migration(migrations.Migration):
     atomic = False
 
     dependencies = [
-        ("clones", "0006_clip_selection_pool_index"),
+        ("clones", "0007_clip_selection_pool_index"),
     ]
 
     operations = [
