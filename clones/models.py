@@ -203,7 +203,18 @@ class ClipSample(models.Model):
             models.Index(fields=["source", "review_status", "-created_at"], name="clip_src_review_idx"),
             # The admin's voice filter with its default ordering, and the review queue per voice.
             models.Index(fields=["voice", "-created_at"], name="clip_voice_created_idx"),
+            # The retrain selection's pool of one voice (stored generated clips), covering every column its
+            # counts and ranking read, so PostgreSQL answers them from the index alone (docs/scale.md).
+            models.Index(
+                fields=["voice", "review_status", "created_at"],
+                include=["id", "analysed_at", "duration_s", "lineage_depth", "is_lineage_unknown", "quality_score",
+                         "size_bytes", "quality_flags"],
+                condition=Q(source="generated") & ~Q(sha256="") & ~Q(file=""),
+                name="clip_selection_pool_idx",
+            ),
         ]
+        # PostgreSQL only (migration 0007): `clip_quality_flags_gin` (GIN, jsonb_path_ops) for the flag
+        # filter's containment and `clip_text_upper_trgm` (pg_trgm GIN on UPPER(text)) for text search.
 
     def __str__(self):
         return f"{self.get_source_display()} clip #{self.pk} of {self.voice.name}"

@@ -97,6 +97,31 @@ def clip_is_used_expression():
     return Exists(RetrainRunClip.objects.filter(clip=OuterRef("pk"), run__state__in=USED_RUN_STATES))
 
 
+def clip_ids_used_by_voice(*, voice) -> QuerySet:
+    """Subquery: ids of the clips `voice`'s promoted runs used (for `pk__in`; hashed once by PostgreSQL).
+    A run holds clips of its own voice only, so these are all of the voice's used clips."""
+    from retraining.models import RetrainRunClip
+
+    return RetrainRunClip.objects.filter(run__voice=voice, run__state__in=USED_RUN_STATES).values("clip_id")
+
+
+def quality_flag_filter(flags) -> Q:
+    """Q(): the clip's quality flags include any of `flags`.
+
+    On PostgreSQL a JSON containment (`@>`) per flag, which the GIN index `clip_quality_flags_gin` answers;
+    elsewhere the JSON list as text contains the quoted flag (SQLite has no JSON containment lookup).
+    Flags are plain identifiers (QUALITY_FLAGS), so the quoted text cannot match inside another flag."""
+    from django.db import connection
+
+    q = Q()
+    for flag in flags:
+        if connection.vendor == "postgresql":
+            q |= Q(quality_flags__contains=[flag])
+        else:
+            q |= Q(quality_flags__icontains=f'"{flag}"')
+    return q
+
+
 def clip_run_count_expression():
     """Correlated subquery: how many runs (any state) include the clip. Evaluated only for the rows a
     page returns, unlike a JOIN + GROUP BY over the whole filtered table."""
@@ -111,10 +136,15 @@ def clip_run_count_expression():
     return Coalesce(Subquery(counts, output_field=IntegerField()), 0)
 
 
-def clip_queryset_with_usage(qs: QuerySet[ClipSample] | None = None) -> QuerySet[ClipSample]:
-    """Clips annotated with `used_in_runs` (int) and `is_used` (bool)."""
+def clip_queryset_with_usage(qs: QuerySet[ClipSample] | None = None, *, with_is_used: bool = True
+                             ) -> QuerySet[ClipSample]:
+    """Clips annotated with `used_in_runs` (int) and, unless `with_is_used=False`, `is_used` (bool).
+
+    The admin changelist shows only the run count: an `is_used` column it never showed made PostgreSQL
+    hash every promoted run link on each page (issue 13)."""
     qs = ClipSample.objects.all() if qs is None else qs
-    return qs.annotate(used_in_runs=clip_run_count_expression(), is_used=clip_is_used_expression())
+    qs = qs.annotate(used_in_runs=clip_run_count_expression())
+    return qs.annotate(is_used=clip_is_used_expression()) if with_is_used else qs
 
 
 def clip_filter(qs: QuerySet[ClipSample], filters: dict) -> QuerySet[ClipSample]:
@@ -131,9 +161,7 @@ def clip_filter(qs: QuerySet[ClipSample], filters: dict) -> QuerySet[ClipSample]
     elif flag == "any":
         qs = qs.filter(analysed_at__isnull=False).exclude(quality_flags=[])
     elif flag:
-        # The JSON list as text contains the quoted flag: works on SQLite and PostgreSQL alike
-        # (SQLite has no JSON `contains` lookup).
-        qs = qs.filter(quality_flags__icontains=f'"{flag}"')
+        qs = qs.filter(quality_flag_filter([flag]))
     if filters.get("analysed") is not None:
         qs = qs.filter(analysed_at__isnull=not filters["analysed"])
     if filters.get("used") is not None:

@@ -24,7 +24,9 @@ def conversation_get_for_user(*, user, conversation_id) -> Conversation:
 
 
 def message_list_for_conversation(*, conversation: Conversation) -> QuerySet[Message]:
-    return conversation.messages.select_related("voice_version", "clip")
+    """The conversation's messages, oldest first, with the voice version joined. The clip is not joined:
+    a message's output needs only its `clip_id` (issue 13: whole clip rows were read for it)."""
+    return conversation.messages.select_related("voice_version")
 
 
 def message_get_for_user(*, user, message_id) -> Message:

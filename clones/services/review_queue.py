@@ -125,18 +125,23 @@ def review_queue_order(*, voice: Voice | None = None, limit: int = 50) -> list[C
     ordered: list[tuple[int, str]] = []
     tiers: dict[int, int] = {}
     for each in voices:
+        # Only the first `limit` entries are shown, and each voice's picks go after the previous voices':
+        # once they are filled, later selections (each one reads a voice's whole pool) change nothing.
+        if len(ordered) >= limit:
+            break
         selection = select_clips_for_retrain(voice=each, include_pending=True)
         for position, chosen in enumerate(selection.generated, start=1):
             ordered.append((chosen.clip_id, f"a retrain would pick it now (#{position} for {each.name})"))
             tiers[chosen.clip_id] = TIER_RETRAIN_PICK
 
-    thresholds = QualityThresholds.from_settings()
-    # Newest first within a tier (a stable sort keeps that order among equal keys).
-    pool = list(pending.exclude(pk__in=tiers).order_by("-created_at", "-id")[:REVIEW_QUEUE_POOL])
-    rest = sorted(((queue_reason(clip, thresholds), clip) for clip in pool), key=lambda rc: rc[0][:2])
-    for (tier, _, reason), clip in rest:
-        ordered.append((clip.pk, reason))
-        tiers[clip.pk] = tier
+    if len(ordered) < limit:
+        thresholds = QualityThresholds.from_settings()
+        # Newest first within a tier (a stable sort keeps that order among equal keys).
+        pool = list(pending.exclude(pk__in=tiers).order_by("-created_at", "-id")[:REVIEW_QUEUE_POOL])
+        rest = sorted(((queue_reason(clip, thresholds), clip) for clip in pool), key=lambda rc: rc[0][:2])
+        for (tier, _, reason), clip in rest:
+            ordered.append((clip.pk, reason))
+            tiers[clip.pk] = tier
 
     wanted = ordered[:limit]
     rows = {

@@ -51,7 +51,8 @@ from datetime import datetime, timedelta
 
 import numpy as np
 from django.conf import settings
-from django.db.models import Count, Q
+from django.db.models import Case, CharField, Count, ExpressionWrapper, F, FloatField, Q, Value, When
+from django.db.models.functions import Ceil, Coalesce, Greatest, Least
 from django.utils import timezone
 
 from clones.models import ClipSample, Voice
@@ -86,8 +87,8 @@ DRIFT_PENALTY_PER_ST = 0.05
 DRIFT_PENALTY_MAX = 0.3
 # Feature scales: a difference of this much counts as one unit of novelty.
 FEATURE_SCALES = {"pitch_st": 2.0, "pitch_range_st": 2.0, "loudness_lufs": 3.0, "speaking_rate_cps": 2.5}
-# More candidates than this cannot change a few-minute selection; the rest (lowest merit) are over budget.
-MAX_CANDIDATES = 3000
+# More candidates than settings.RETRAIN_SELECTION_MAX_CANDIDATES (3000) cannot change a few-minute
+# selection; the rest (lowest merit) are over budget and never read from the database.
 # MP3 at 128 kbps: the least a training copy is estimated to take per second (see estimate_upload_bytes).
 ESTIMATED_BYTES_PER_S = 16_000
 
@@ -170,7 +171,8 @@ class Selection:
     generated: list[SelectedClip]
     # Every reason in EXCLUSION_REASONS, with 0 where none applied.
     excluded: dict[str, int]
-    # For the reasons decided after loading rows (not_analysed onwards): which clips.
+    # For the reasons decided after loading the best candidates (the picker's caps, near-duplicates):
+    # which clips. The per-clip rules are counted in SQL and their clips are not listed.
     excluded_ids: dict[str, list[int]] = field(default_factory=dict)
     # Originals left out: "retired", "over_provider_limits".
     excluded_originals: dict[str, int] = field(default_factory=dict)
@@ -264,7 +266,9 @@ def select_clips_for_retrain(
     whose review matters most); a retrain never passes it. originals_only: the originals alone (the
     `originals_only` re-clone strategy); the generated pool is not read.
 
-    A read: it writes nothing. Three queries plus one per 3000 candidates. Deterministic.
+    A read: it writes nothing. At most five queries whatever the pool's size (originals, the used
+    links folded into the counts, the counts, the best RETRAIN_SELECTION_MAX_CANDIDATES ids, their rows).
+    Deterministic.
     """
     now = now or timezone.now()
     limits = limits or SelectionLimits.from_settings()
@@ -278,8 +282,12 @@ def select_clips_for_retrain(
     excluded_ids: dict[str, list[int]] = {}
     capacity_s = 0.0
     if not originals_only:
-        excluded.update(_count_pool_exclusions(voice=voice, since=since, include_pending=include_pending))
-        rows = list(_candidate_rows(voice=voice, since=since, include_pending=include_pending))
+        pool = _Pool(voice=voice, since=since, include_pending=include_pending, limits=limits)
+        counts, passing = pool.counts()
+        excluded.update(counts)
+        rows = pool.best_rows(passing=passing)
+        # Candidates past the best max_candidates by merit are never loaded: they are over the budget.
+        excluded["over_budget"] += max(0, passing - pool.max_candidates)
         picker = _Picker(limits=limits, originals=originals, rows=rows)
         generated = picker.run()
         capacity_s = picker.capacity_s
@@ -357,39 +365,103 @@ def _generated_pool(voice):
     return ClipSample.objects.filter(voice=voice, source=ClipSample.Source.GENERATED).exclude(sha256="").exclude(file="")
 
 
-def _count_pool_exclusions(*, voice, since, include_pending: bool) -> dict[str, int]:
-    """rejected / pending / already_used / outside_window, counted in the database (one query)."""
-    from clones.selectors import clip_is_used_expression
+class _Pool:
+    """Rule 2 in SQL: the generated pool's exclusions counted, and the best candidates by merit loaded.
 
-    statuses = [ClipSample.ReviewStatus.APPROVED]
-    if include_pending:
-        statuses.append(ClipSample.ReviewStatus.PENDING)
-    wanted = Q(review_status__in=statuses)
-    aggregates = {
-        "rejected": Count("pk", filter=Q(review_status=ClipSample.ReviewStatus.REJECTED)),
-        "already_used": Count("pk", filter=wanted & Q(is_used=True)),
-    }
-    if not include_pending:
-        aggregates["pending"] = Count("pk", filter=Q(review_status=ClipSample.ReviewStatus.PENDING))
-    if since is not None:
-        aggregates["outside_window"] = Count("pk", filter=wanted & Q(is_used=False, created_at__lt=since))
-    return _generated_pool(voice).annotate(is_used=clip_is_used_expression()).aggregate(**aggregates)
+    At 100,000 candidates of one voice, loading every row into Python took seconds (issue 13). Here one
+    aggregate counts every per-clip reason (each clip under the first that applies, as the picker would),
+    one query ranks the candidates that pass by the merit the picker computes and returns the ids of the
+    best `RETRAIN_SELECTION_MAX_CANDIDATES`, and one loads those rows. The counts and the ranking read only columns of the
+    covering index `clip_selection_pool_idx`; "used" is the voice's promoted-run links, hashed once.
+    """
 
+    def __init__(self, *, voice, since, include_pending: bool, limits: SelectionLimits):
+        from clones.selectors import clip_ids_used_by_voice, quality_flag_filter
 
-def _candidate_rows(*, voice, since, include_pending: bool):
-    from clones.selectors import clip_is_used_expression
+        self.voice, self.since, self.limits = voice, since, limits
+        self.max_candidates = settings.RETRAIN_SELECTION_MAX_CANDIDATES
+        statuses = [ClipSample.ReviewStatus.APPROVED]
+        if include_pending:
+            statuses.append(ClipSample.ReviewStatus.PENDING)
+        self.include_pending = include_pending
+        self.wanted = Q(review_status__in=statuses)
+        self.used = Q(pk__in=clip_ids_used_by_voice(voice=voice))
+        self.in_window = Q(created_at__gte=since) if since is not None else Q()
+        use_s = Least(F("duration_s"), Value(float(limits.max_use_s)))
+        share = Case(When(duration_s__gt=0, then=F("size_bytes") * F("use_s") / F("duration_s")),
+                     default=F("size_bytes"), output_field=FloatField())
+        self.queryset = _generated_pool(voice).alias(
+            use_s=use_s,
+            estimated_bytes=Greatest(Ceil(share), Ceil(F("use_s") * Value(float(ESTIMATED_BYTES_PER_S)))),
+        )
+        # The picker's per-clip reasons, in its order: (reason, condition).
+        never = Q(pk__in=[])
+        self.reasons = [
+            ("not_analysed", Q(analysed_at__isnull=True) | Q(duration_s__isnull=True)),
+            ("too_short", Q(duration_s__lt=limits.min_clip_s)),
+            ("too_deep_lineage", Q(lineage_depth__gt=limits.max_lineage_depth)),
+            ("quality_flagged", quality_flag_filter(sorted(limits.excluded_flags)) if limits.excluded_flags else never),
+            ("over_provider_limits", Q(estimated_bytes__gt=limits.max_file_bytes)),
+        ]
 
-    statuses = [ClipSample.ReviewStatus.APPROVED]
-    if include_pending:
-        statuses.append(ClipSample.ReviewStatus.PENDING)
-    qs = _generated_pool(voice).filter(review_status__in=statuses).filter(~clip_is_used_expression())
-    if since is not None:
-        qs = qs.filter(created_at__gte=since)
-    return qs.order_by("id").values(
-        "id", "duration_s", "size_bytes", "quality_score", "quality_flags", "analysed_at", "lineage_depth",
-        "is_lineage_unknown", "text", "pitch_median_hz", "pitch_range_st", "loudness_lufs", "speaking_rate_cps",
-        "message__conversation_id",
-    ).iterator(chunk_size=MAX_CANDIDATES)
+    def _candidate(self) -> Q:
+        """In the pool, wanted, unused and inside the window."""
+        return self.wanted & ~self.used & self.in_window
+
+    def _passing(self) -> Q:
+        passing = self._candidate()
+        for _, condition in self.reasons:
+            passing &= ~condition
+        return passing
+
+    def counts(self) -> tuple[dict[str, int], int]:
+        """(reason -> clips, candidates passing every per-clip rule), in one query: each clip's first
+        reason is one CASE, and the clips are counted per reason."""
+        whens = [When(review_status=ClipSample.ReviewStatus.REJECTED, then=Value("rejected"))]
+        if not self.include_pending:
+            whens.append(When(review_status=ClipSample.ReviewStatus.PENDING, then=Value("pending")))
+        whens += [When(~self.wanted, then=Value("")), When(self.used, then=Value("already_used"))]
+        if self.since is not None:
+            whens.append(When(created_at__lt=self.since, then=Value("outside_window")))
+        whens += [When(condition, then=Value(reason)) for reason, condition in self.reasons]
+        reason = Case(*whens, default=Value("passing"), output_field=CharField())
+        rows = self.queryset.annotate(reason=reason).order_by().values("reason").annotate(n=Count("pk"))
+        found = {row["reason"]: row["n"] for row in rows}
+        names = ["rejected", "already_used", *(["pending"] if not self.include_pending else []),
+                 *(["outside_window"] if self.since is not None else []), *(r for r, _ in self.reasons)]
+        return {name: found.get(name, 0) for name in names}, found.get("passing", 0)
+
+    def best_rows(self, *, passing: int) -> list[dict]:
+        """The candidates passing every per-clip rule, at most `max_candidates` of them, best merit first
+        (ties by id); all of them when there are no more than that."""
+        if not passing:
+            return []
+        candidates = self.queryset.filter(self._passing())
+        if passing > self.max_candidates:
+            ids = list(candidates.annotate(merit=self._merit()).order_by("-merit", "id")
+                       .values_list("id", flat=True)[:self.max_candidates])
+            candidates = ClipSample.objects.filter(pk__in=ids)
+        return list(candidates.order_by("id").values(
+            "id", "duration_s", "size_bytes", "quality_score", "quality_flags", "analysed_at", "lineage_depth",
+            "is_lineage_unknown", "text", "pitch_median_hz", "pitch_range_st", "loudness_lufs", "speaking_rate_cps",
+            "message__conversation_id",
+        ))
+
+    def _merit(self):
+        """`_merit()` as an SQL expression over the candidate's columns (same operations, same order)."""
+        quality = Coalesce(F("quality_score"), Value(50.0)) / Value(100.0)
+        use_s = F("use_s")
+        length = Case(
+            When(use_s__lt=IDEAL_MIN_S, then=Value(0.85) + Value(0.15) * Greatest(Value(0.0), use_s - Value(2.0))
+                 / Value(IDEAL_MIN_S - 2.0)),
+            When(use_s__gt=IDEAL_MAX_S, then=Value(0.95)),
+            default=Value(1.0), output_field=FloatField(),
+        )
+        depth = F("lineage_depth") + Case(When(is_lineage_unknown=True, then=Value(1)), default=Value(0))
+        return ExpressionWrapper(
+            quality * length - Value(LINEAGE_PENALTY_PER_LEVEL) * Greatest(Value(0), depth - Value(1)),
+            output_field=FloatField(),
+        )
 
 
 def estimate_upload_bytes(*, size_bytes: int, duration_s: float, use_s: float) -> int:
@@ -471,6 +543,30 @@ def _merit(*, quality_score, use_s: float, lineage_depth: int) -> float:
     return quality * length - LINEAGE_PENALTY_PER_LEVEL * max(0, lineage_depth - 1)
 
 
+class _ShingleIndex:
+    """`text_similarity` of one candidate against all of them at once: every candidate's shingles as
+    integer ids in one array, so the shared shingles are counted with one `isin` and one `bincount` per
+    pick instead of a set intersection per candidate (the same integers, so the same Jaccard values)."""
+
+    def __init__(self, shingles: list[frozenset[str]]):
+        vocabulary: dict[str, int] = {}
+        self.n = len(shingles)
+        self.sizes = np.fromiter((len(s) for s in shingles), dtype=np.int64, count=self.n)
+        self.ids = np.fromiter((vocabulary.setdefault(x, len(vocabulary)) for each in shingles for x in each),
+                               dtype=np.int64, count=int(self.sizes.sum()))
+        self.owner = np.repeat(np.arange(self.n, dtype=np.int64), self.sizes)
+        self.starts = np.concatenate([[0], np.cumsum(self.sizes)])
+
+    def similarity_to(self, index: int) -> np.ndarray:
+        size = int(self.sizes[index])
+        if not size:
+            return np.zeros(self.n)
+        mine = self.ids[self.starts[index]:self.starts[index + 1]]
+        shared = np.bincount(self.owner[np.isin(self.ids, mine)], minlength=self.n)
+        union = self.sizes + size - shared
+        return np.where(self.sizes > 0, shared / np.maximum(union, 1), 0.0)
+
+
 # --- the greedy pick ---------------------------------------------------------------------------------------
 
 
@@ -529,9 +625,10 @@ class _Picker:
             depth = c["lineage_depth"] + (1 if c.get("is_lineage_unknown") else 0)
             c["merit"] = _merit(quality_score=c["quality_score"], use_s=c["use_s"], lineage_depth=depth)
         candidates.sort(key=lambda c: (-c["merit"], c["id"]))
-        if len(candidates) > MAX_CANDIDATES:
-            self._exclude("over_budget", [c["id"] for c in candidates[MAX_CANDIDATES:]])
-            candidates = candidates[:MAX_CANDIDATES]
+        cap = settings.RETRAIN_SELECTION_MAX_CANDIDATES
+        if len(candidates) > cap:
+            self._exclude("over_budget", [c["id"] for c in candidates[cap:]])
+            candidates = candidates[:cap]
 
         n = len(candidates)
         ids = np.array([c["id"] for c in candidates], dtype=np.int64)
@@ -545,6 +642,7 @@ class _Picker:
         type_names = ("statement", "question", "exclamation")
         type_of = np.array([type_names.index(t) for t in types], dtype=np.int64)
         shingles = [text_shingles(c["text"]) for c in candidates]
+        overlap = _ShingleIndex(shingles)
         features = self._feature_matrix(candidates)
 
         originals_s = sum(o["clip"].use_s for o in self.originals)
@@ -619,9 +717,7 @@ class _Picker:
                 conv_clips[conv_of[best]] += 1
             min_distance = np.minimum(min_distance, self._distances(features, features[best]))
             if shingles[best]:
-                similarity = np.zeros(n)
-                for i in np.flatnonzero(alive):
-                    similarity[i] = text_similarity(shingles[best], shingles[i])
+                similarity = np.where(alive, overlap.similarity_to(best), 0.0)
                 max_similarity = np.maximum(max_similarity, similarity)
                 self._drop(alive, alive & (similarity >= limits.near_duplicate_similarity), "near_duplicate", ids)
 
@@ -650,6 +746,7 @@ class _Picker:
     def _feature_matrix(self, candidates: list[dict]) -> np.ndarray:
         """Candidates' features in units of novelty; also sets the fill values used for the originals."""
         raw = np.array([[np.nan if v is None else v for v in _features(c)] for c in candidates], dtype=float)
+        self._raw_features = raw
         self._scales = np.array(list(FEATURE_SCALES.values()))
         # Unknown features sit at the candidates' median: they neither add nor hide novelty.
         known = ~np.isnan(raw)
@@ -664,9 +761,9 @@ class _Picker:
         if not known:
             return penalty
         reference = float(np.median(known))
-        for i, c in enumerate(candidates):
-            pitch_st = _features(c)[0]
-            if pitch_st is not None:
+        # The pitch in semitones `_feature_matrix` computed (NaN where unknown), not recomputed per row.
+        for i, pitch_st in enumerate(self._raw_features[:, 0].tolist()):
+            if not math.isnan(pitch_st):
                 beyond = abs(pitch_st - reference) - DRIFT_FREE_ST
                 penalty[i] = min(DRIFT_PENALTY_MAX, DRIFT_PENALTY_PER_ST * max(0.0, beyond))
         return penalty

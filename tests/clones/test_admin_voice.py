@@ -52,8 +52,12 @@ def test_voice_page_shows_versions_counts_originals_consent_and_what_a_retrain_w
     # Clip counts by source and review status (generated: 3 pending, 6 approved, 1 rejected).
     counts = re.search(r"<th>Generated reply</th>(.*?)</tr>", html, re.S).group(1)
     assert re.findall(r">(\d+)</a>", counts) == ["3", "6", "1"]
-    # What a retrain would use now, with totals: both originals (60 s) and the approved clips.
+    # What a retrain would use now: a link (the selection is not computed inside the voice page), and
+    # on its page the totals: both originals (60 s) and the approved clips.
     assert "What a retrain would use now" in html
+    selection_url = reverse("admin:clones_voice_retrain_selection", args=[voice.pk])
+    assert f'href="{selection_url}"' in html and "+ 6 generated" not in html
+    html = staff_client.get(selection_url).content.decode()
     assert "2 originals (60.0 s)" in html
     assert "+ 6 generated (36.0 s)" in html
     assert "= <strong>96.0 s</strong>" in html
@@ -66,11 +70,13 @@ def test_voice_page_of_a_voice_without_clips_says_so(staff_client):
     voice = VoiceFactory()
     html = staff_client.get(reverse("admin:clones_voice_change", args=[voice.pk])).content.decode()
     assert "No original samples." in html
+    html = staff_client.get(reverse("admin:clones_voice_retrain_selection", args=[voice.pk])).content.decode()
     assert "Nothing to select." in html
 
 
 def test_non_staff_cannot_open_the_voice_admin(client, alice):
     voice = VoiceFactory(owner=alice)
     client.force_login(alice)
-    response = client.get(reverse("admin:clones_voice_change", args=[voice.pk]))
-    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+    for name in ("admin:clones_voice_change", "admin:clones_voice_retrain_selection"):
+        response = client.get(reverse(name, args=[voice.pk]))
+        assert response.status_code == 302 and "/admin/login/" in response["Location"]
