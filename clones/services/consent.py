@@ -463,8 +463,11 @@ def voice_hard_delete(*, voice: Voice, by=None, reason: str = "") -> dict:
     rows: dict[str, int] = {}
     with transaction.atomic():
         ConsentRecord.objects.filter(voice=voice).update(statement_file="")
+        # Protected references first: messages and runs point at clips and versions, clips at versions,
+        # the voice at its current version.
+        Voice.objects.filter(pk=voice_pk).update(current_version=None)
         for queryset in (Conversation.objects.filter(voice=voice), RetrainRun.objects.filter(voice=voice),
-                         Voice.objects.filter(pk=voice_pk)):
+                         ClipSample.objects.filter(voice=voice), Voice.objects.filter(pk=voice_pk)):
             _, per_model = queryset.delete()
             for label, count in per_model.items():
                 rows[label] = rows.get(label, 0) + count
