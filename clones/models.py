@@ -237,6 +237,13 @@ class ClipSample(models.Model):
     review_reason = models.CharField(max_length=255, blank=True)
     provider_request_id = models.CharField(max_length=64, blank=True)
     character_cost = models.PositiveIntegerField(null=True, blank=True)
+    # Generated clips: what was rendered (version, text, model, format, settings; conversations.render_reuse).
+    # An identical render reuses this clip's audio instead of calling the provider again.
+    render_key = models.CharField(max_length=64, blank=True, db_index=True)
+    reused_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="The clip whose stored audio this one copies (no provider call, no characters).",
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:

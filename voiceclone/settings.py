@@ -127,6 +127,7 @@ INSTALLED_APPS = [
     "audit",
     "personas",
     "kits",
+    "usage",
 ]
 
 MIDDLEWARE = [

@@ -109,8 +109,8 @@ class ConsentPhraseOutputSerializer(serializers.Serializer):
 
 
 class ConsentRevokeInputSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="",
-                                   validators=[plain_text_line])
+    reason = serializers.CharField(max_length=500, required=False, default="", validators=[plain_text_line],
+                                   help_text="Why consent was withdrawn (kept on the consent records); leave out if none.")
 
 
 class ConsentLinkInputSerializer(serializers.Serializer):

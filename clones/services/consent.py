@@ -24,6 +24,7 @@ from audit.services import audit_record
 from clones import storage
 from clones.audio import AudioProbeError, probe_audio
 from clones.models import ClipSample, ConsentRecord, Voice, VoiceVersion
+from usage.context import usage_attribution
 from voiceclone import provider
 from voiceclone.background import enqueue_on_commit
 from voiceclone.errors import ConsentRevoked, InvalidState
@@ -214,8 +215,9 @@ def consent_recording_check(*, consent_id: int) -> ConsentRecord:
     audio = storage.read_bytes(record.statement_file.name)
     language = (record.voice.language if record.voice else "") or None
     try:
-        result = provider.stt(audio=audio, filename=record.statement_file.name.rsplit("/", 1)[-1],
-                              content_type="application/octet-stream", language_code=language)
+        with usage_attribution(kind="consent_check", voice_id=record.voice_id):
+            result = provider.stt(audio=audio, filename=record.statement_file.name.rsplit("/", 1)[-1],
+                                  content_type="application/octet-stream", language_code=language)
     except provider.ProviderError as exc:
         return _check_save(record, status=ConsentRecord.Check.ERROR, detail=f"Speech recognition failed: {exc.message}")
     wer = transcript_wer(record.phrase, result.text)

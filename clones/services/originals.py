@@ -53,8 +53,6 @@ def voice_originals_add(
 
     if not consent:
         raise ConsentMissing("Adding recordings of the speaker requires their recorded consent.")
-    if consent_recording is None and consent_recording_required(via=via):
-        raise ConsentMissing("Record the speaker reading the consent phrase; the recording is the consent.")
     if voice.status in (Voice.Status.DISABLED, Voice.Status.REVOKED):
         raise InvalidState(f"A {voice.get_status_display().lower()} voice cannot be changed.")
     if voice.status == Voice.Status.CREATING:
@@ -67,6 +65,8 @@ def voice_originals_add(
     checked, errors = originals_check(voice=voice, samples=samples)
     if errors:
         raise ValidationError({"samples": errors})
+    if consent_recording is None and consent_recording_required(via=via):
+        raise ConsentMissing("Record the speaker reading the consent phrase; the recording is the consent.")
     prepared = _consent_recording_prepare(consent_recording, consent_token, voice_name=voice.name,
                                           speaker_name=speaker_name)
 
@@ -84,12 +84,12 @@ def voice_originals_add(
             voice=voice,
             given_by=by,
             speaker_name=speaker_name or (prepared.phrase.speaker_name if prepared else ""),
-            method=consent_method,
             statement_version=statement_version or settings.CONSENT_STATEMENT_VERSION,
             statement_text=statement_text or CONSENT_STATEMENT,
             ip_address=ip_address,
             user_agent=(user_agent or "")[:400],
-            **consent_record_fields(recording=prepared, path=recording_path, method=ConsentRecord.Method.RECORDING),
+            **{"method": consent_method,
+               **consent_record_fields(recording=prepared, path=recording_path, method=ConsentRecord.Method.RECORDING)},
         )
         originals = ClipSample.objects.bulk_create(
             ClipSample(

@@ -150,8 +150,6 @@ def voice_create(
 
     if not consent:
         raise ConsentMissing("Cloning a voice requires the speaker's recorded consent.")
-    if consent_recording is None and consent_recording_required(via=via):
-        raise ConsentMissing("Record the speaker reading the consent phrase; the recording is the consent.")
     name = (name or "").strip()
     errors = {}
     if not name:
@@ -184,6 +182,8 @@ def voice_create(
             file_errors.extend(exc.messages)
     if file_errors:
         raise ValidationError({"samples": file_errors})
+    if consent_recording is None and consent_recording_required(via=via):
+        raise ConsentMissing("Record the speaker reading the consent phrase; the recording is the consent.")
     prepared = _consent_recording_prepare(consent_recording, consent_token, voice_name=name, speaker_name=speaker_name)
 
     voice = Voice(owner=owner, name=name, persona=persona.strip(), language=language)

@@ -33,6 +33,7 @@ from clones.audio import AudioProbeError, probe_audio
 from clones.models import ClipSample, Voice, VoiceVersion
 from clones.services import TrainingCopy, clip_training_copy, generated_audio_register
 from retraining.models import ProviderVoiceDeletion, RetrainRun, RetrainRunClip
+from usage.context import usage_attributed
 from voiceclone import provider
 from voiceclone.errors import ApplicationError, InvalidState, NotEligible
 from voiceclone.events.models import Event
@@ -711,6 +712,7 @@ def _render_previews(run: RetrainRun) -> None:
         _render_preview(run, version=run.new_version, field="preview_new_clip")
 
 
+@usage_attributed(lambda run, **_: {"kind": "preview", "voice_id": run.voice_id})
 def _render_preview(run: RetrainRun, *, version: VoiceVersion, field: str) -> ClipSample:
     text = settings.RETRAIN_PREVIEW_TEXT
     try:
