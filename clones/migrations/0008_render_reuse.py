@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('clones', '0006_consent_lifecycle'),
+        ('clones', '0007_consent_lifecycle'),
     ]
 
     operations = [

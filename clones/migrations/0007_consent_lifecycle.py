@@ -17,7 +17,7 @@ def copy_voice_identity(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('clones', '0005_voice_is_shared_and_names'),
+        ('clones', '0006_voice_creation_lease'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
