@@ -190,12 +190,17 @@ class VoiceAdmin(admin.ModelAdmin):
     @admin.action(description="Export the voice kit (zip: originals, approved clips, metadata, manifest)")
     def export_voice_kit(self, request, queryset):
         from kits.services import voice_kit_export
+        from voiceclone.errors import ConsentRevoked
         from voiceclone.streaming import streaming_download
 
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one voice to export.", messages.ERROR)
             return None
-        export = voice_kit_export(voice=queryset.get(), by=request.user)
+        try:
+            export = voice_kit_export(voice=queryset.get(), by=request.user)
+        except ConsentRevoked as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return None
         return streaming_download(request, iter(export), filename=export.filename, content_type="application/zip",
                                   size=export.size_bytes)
 

@@ -309,3 +309,13 @@ def test_hard_delete_command(alice_voice, emulator_ctl, capsys):
     assert '"clones.Voice": 1' in out
     assert not Voice.objects.filter(pk=alice_voice).exists()
     assert not emulator_ctl.voice_ids()
+
+
+def test_a_revoked_voice_exports_no_audio(alice_api, alice_voice, alice_conversation, run_tasks, emulator_ctl):
+    _turn(alice_api, alice_conversation, "Hello there!", run_tasks)
+    with run_tasks():
+        alice_api.post(f"/api/v1/voices/{alice_voice}/consent/revoke/", {}, format="json")
+    kit = alice_api.get(f"/api/v1/voices/{alice_voice}/export/")
+    assert kit.status_code == 410 and kit.json()["code"] == "consent_revoked"
+    exported = alice_api.get(f"/api/v1/conversations/{alice_conversation}/export/")
+    assert exported.status_code == 200
