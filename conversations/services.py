@@ -433,7 +433,8 @@ def _speak_and_store(message: Message) -> ClipSample:
 
     voice = message.conversation.voice
     version = Voice.objects.select_related("current_version").get(pk=voice.pk).current_version
-    reused = reply_render_reuse(message=message, version=version)  # identical render stored: no provider call
+    # An identical render is stored: copy it, no provider call (a crashed attempt's own row is completed below).
+    reused = reply_render_reuse(message=message, version=version) if clip is None else None
     if reused is not None:
         return reused
     _tts_budget_check(message)
