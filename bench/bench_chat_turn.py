@@ -66,7 +66,7 @@ def main() -> None:
     user = get_user_model().objects.create_user("bench", password="bench-password-123")
     voice = clone_services.voice_create(
         owner=user, name="Bench", persona="You are Bench, a patient teacher.",
-        samples=[clone_services.SampleUpload(filename="s.wav", data=demo_recording())], consent=True,
+        samples=[clone_services.SampleUpload(filename="s.wav", data=demo_recording())], consent=True, via="system",
     )
     voice = clone_services.voice_provider_create(voice_id=voice.pk)
     conversation = conversation_services.conversation_create(user=user, voice=voice)

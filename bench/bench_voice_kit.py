@@ -54,7 +54,7 @@ def make_voice(owner, clips: int, seconds: float) -> Voice:
     samples = [SampleUpload(filename=f"s{i}.wav", data=encode(speech_like(10.0, f0=base_f0 + 2 * i, seed=100 + i)))
                for i in range(3)]
     voice = voice_create(owner=owner, name=f"Bench {clips}", persona="You are a bench voice.", samples=samples,
-                         consent=True)
+                         consent=True, via="system")
     voice.refresh_from_db()
     audio = [encode(speech_like(seconds, sample_rate=22050, f0=150 + 6 * i, seed=i), 22050, fmt="MP3") for i in range(20)]
     rows = []

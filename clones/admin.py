@@ -76,8 +76,9 @@ class ConsentInline(admin.StackedInline):
     model = ConsentRecord
     extra = 0
     readonly_fields = (
-        "given_by", "speaker_name", "statement_version", "statement_text", "method", "statement_file",
-        "ip_address", "user_agent", "created_at",
+        "given_by", "speaker_name", "statement_version", "statement_text", "method", "statement_file", "phrase",
+        "check_status", "transcript", "phrase_wer", "speaker_similarity", "check_detail", "checked_at",
+        "revoked_at", "revoked_by", "revoke_reason", "ip_address", "user_agent", "created_at",
     )
     fields = readonly_fields
     can_delete = False
@@ -110,7 +111,8 @@ class VoiceAdmin(admin.ModelAdmin):
         ("What a retrain would use now", {"fields": ("retrain_selection",)}),
     )
     inlines = [VoiceVersionInline, ConsentInline]
-    actions = ["share_voices", "unshare_voices", "disable_voices", "export_voice_kit", "draft_persona"]
+    actions = ["share_voices", "unshare_voices", "disable_voices", "revoke_consent", "hard_delete_voices",
+               "export_voice_kit", "draft_persona"]
 
     @admin.action(description="Share selected voices with every user (chat only)")
     def share_voices(self, request, queryset):
@@ -139,6 +141,32 @@ class VoiceAdmin(admin.ModelAdmin):
             services.voice_disable(voice=voice)
         self.message_user(request, f"{len(voices)} voice(s) disabled.", messages.SUCCESS)
 
+    @admin.action(description="Revoke consent (irreversible: provider voices deleted, audio locked, read-only)")
+    def revoke_consent(self, request, queryset):
+        voices = list(queryset.exclude(status=Voice.Status.REVOKED))
+        for voice in voices:
+            services.consent_revoke(voice=voice, by=request.user, reason="revoked by staff in the admin")
+        self.message_user(request, f"Consent revoked for {len(voices)} voice(s); their provider voices are being "
+                                   "deleted.", messages.SUCCESS)
+
+    @admin.action(description="Hard delete (data-subject request): provider voices, files and rows")
+    def hard_delete_voices(self, request, queryset):
+        from voiceclone import provider
+
+        for voice in list(queryset):
+            try:
+                report = services.voice_hard_delete(voice=voice, by=request.user)
+            except provider.ProviderError as exc:
+                self.message_user(request, f"{voice.name}: the provider could not delete its voices, nothing was "
+                                           f"removed; try again. ({exc.message})", messages.ERROR)
+                continue
+            self.message_user(
+                request,
+                f"{report['voice_name']} erased: {len(report['provider_voices_deleted'])} provider voice(s), "
+                f"{report['files_deleted']} file(s), rows {report['rows_deleted']}; consent records kept: "
+                f"{report['consent_records_kept']}.", messages.SUCCESS,
+            )
+
     def save_model(self, request, obj, form, change):
         # A persona edited here is a persona version like any other (personas, docs/personas.md).
         if change and "persona" in form.changed_data:
@@ -166,12 +194,17 @@ class VoiceAdmin(admin.ModelAdmin):
     @admin.action(description="Export the voice kit (zip: originals, approved clips, metadata, manifest)")
     def export_voice_kit(self, request, queryset):
         from kits.services import voice_kit_export
+        from voiceclone.errors import ConsentRevoked
         from voiceclone.streaming import streaming_download
 
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one voice to export.", messages.ERROR)
             return None
-        export = voice_kit_export(voice=queryset.get(), by=request.user)
+        try:
+            export = voice_kit_export(voice=queryset.get(), by=request.user)
+        except ConsentRevoked as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return None
         return streaming_download(request, iter(export), filename=export.filename, content_type="application/zip",
                                   size=export.size_bytes)
 
@@ -295,9 +328,32 @@ class VoiceVersionAdmin(admin.ModelAdmin):
 
 @admin.register(ConsentRecord)
 class ConsentRecordAdmin(admin.ModelAdmin):
-    list_display = ("voice", "given_by", "statement_version", "method", "created_at")
+    """Evidence: never edited or deleted here; it outlives the voice (docs/consent.md)."""
+
+    list_display = ("voice_name", "speaker_name", "given_by", "method", "check_status", "phrase_wer",
+                    "speaker_similarity", "revoked_at", "created_at")
+    list_filter = ("method", "check_status", ("revoked_at", admin.EmptyFieldListFilter), "created_at")
+    search_fields = ("voice_name", "speaker_name", "=voice_ref", "given_by__username")
     list_select_related = ("voice", "given_by")
-    raw_id_fields = ("voice", "given_by")
+    raw_id_fields = ("voice", "given_by", "revoked_by")
+    actions = ["check_again"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Check the consent recording again (speech recognition and speaker)")
+    def check_again(self, request, queryset):
+        done = 0
+        for record in queryset.exclude(statement_file=""):
+            services.consent_recheck(record=record)
+            done += 1
+        self.message_user(request, f"{done} recording(s) will be checked again.", messages.SUCCESS)
 
 
 # --- Clips: filters ---------------------------------------------------------------------------------------

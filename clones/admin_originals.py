@@ -106,7 +106,7 @@ class OriginalSampleAdmin(admin.ModelAdmin):
                 added = services.voice_originals_add(
                     voice=data["voice"], by=request.user,
                     samples=[services.SampleUpload.from_uploaded_file(f) for f in data["samples"]],
-                    consent=data["consent"], speaker_name=data["speaker_name"],
+                    consent=data["consent"], speaker_name=data["speaker_name"], via="system",
                     ip_address=request.META.get("REMOTE_ADDR") or None,
                     user_agent=request.headers.get("User-Agent", ""),
                 )

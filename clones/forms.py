@@ -64,7 +64,18 @@ class MultipleFileField(forms.FileField):
         return cleaned
 
 
-class VoiceCreateForm(ServiceErrorsMixin, forms.Form):
+class ConsentRecordingFields(forms.Form):
+    """The recorded consent phrase: the speaker reads the generated phrase; the recording is the consent."""
+
+    consent_recording = forms.FileField(
+        required=False, label="Recording of the consent phrase",
+        widget=forms.FileInput(attrs={"accept": "audio/*"}),
+        help_text="The speaker reads the phrase above aloud (record it here, or upload a recording of it).",
+    )
+    consent_token = forms.CharField(required=False, widget=forms.HiddenInput, max_length=1000)
+
+
+class VoiceCreateForm(ServiceErrorsMixin, ConsentRecordingFields):
     name = forms.CharField(max_length=100, help_text="How you will find this voice, e.g. “Grandma Ada”.")
     persona = forms.CharField(
         max_length=4000, widget=forms.Textarea(attrs={"rows": 6}), help_text=PERSONA_HELP
@@ -95,7 +106,7 @@ class VoiceUpdateForm(ServiceErrorsMixin, forms.Form):
     persona = forms.CharField(max_length=4000, widget=forms.Textarea(attrs={"rows": 6}), help_text=PERSONA_HELP)
 
 
-class OriginalsAddForm(ServiceErrorsMixin, forms.Form):
+class OriginalsAddForm(ServiceErrorsMixin, ConsentRecordingFields):
     """More consented recordings of the same speaker, for an existing voice (issue 14)."""
 
     speaker_name = forms.CharField(
@@ -112,3 +123,18 @@ class OriginalsAddForm(ServiceErrorsMixin, forms.Form):
         label="I confirm the consent statement above for these recordings",
         error_messages={"required": "Adding recordings requires the speaker’s consent: tick the box."},
     )
+
+
+class RemoteConsentForm(ServiceErrorsMixin, ConsentRecordingFields):
+    """The remote speaker's page: only the recording of the phrase (and its token)."""
+
+
+class ConsentLinkForm(ServiceErrorsMixin, forms.Form):
+    speaker_name = forms.CharField(max_length=200, label="Speaker’s name",
+                                   help_text="Who will open the link and record their consent.")
+
+
+class ConsentRevokeForm(ServiceErrorsMixin, forms.Form):
+    reason = forms.CharField(max_length=500, required=False, label="Reason (optional)")
+    confirm = forms.BooleanField(label="I understand: the voice stops for good and its provider voices are deleted.",
+                                 error_messages={"required": "Tick the box to revoke the consent."})

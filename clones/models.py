@@ -19,6 +19,8 @@ class Voice(models.Model):
         READY = "ready", "Ready"
         FAILED = "failed", "Failed"
         DISABLED = "disabled", "Disabled"
+        # The speaker withdrew consent: provider voices deleted, audio locked or purged, read-only forever.
+        REVOKED = "revoked", "Consent revoked"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="voices")
@@ -97,29 +99,70 @@ class VoiceVersion(models.Model):
 
 
 class ConsentRecord(models.Model):
-    """Who consented to their voice being cloned, to what statement, when and how."""
+    """Who consented to their voice being cloned, to what statement, when and how.
+
+    Outlives its voice: revocation keeps it, a hard delete empties `voice` but keeps the row (with the
+    voice's id and name copied here) as the record of what was consented to and withdrawn.
+    """
 
     class Method(models.TextChoices):
         CHECKBOX = "checkbox", "Checkbox on the creation form"
         STATEMENT = "statement", "Uploaded signed statement"
         STAFF_CONFIRMED = "staff_confirmed", "Confirmed by staff (adopted from a previous installation)"
+        RECORDING = "recording", "Recorded consent phrase"
+        REMOTE = "remote", "Recorded consent phrase, through a remote consent link"
 
-    voice = models.ForeignKey(Voice, on_delete=models.CASCADE, related_name="consents")
+    class Check(models.TextChoices):
+        NOT_RECORDED = "not_recorded", "No recording"
+        PENDING = "pending", "Recording waiting for its check"
+        PASSED = "passed", "Phrase and speaker match"
+        FAILED = "failed", "Phrase or speaker does not match"
+        ERROR = "error", "Check could not run"
+
+    voice = models.ForeignKey(Voice, null=True, blank=True, on_delete=models.SET_NULL, related_name="consents")
+    voice_ref = models.UUIDField(null=True, blank=True, db_index=True, help_text="The voice's id, kept after a hard delete.")
+    voice_name = models.CharField(max_length=100, blank=True)
     given_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     speaker_name = models.CharField(max_length=200, blank=True)
     statement_version = models.CharField(max_length=32)
     statement_text = models.TextField()
     method = models.CharField(max_length=16, choices=Method.choices, default=Method.CHECKBOX)
-    statement_file = models.FileField(upload_to="consents/", blank=True)
+    statement_file = models.FileField(upload_to="consents/", blank=True, max_length=500)
+    # The generated phrase the speaker read (speaker, voice name, date and a one-time code).
+    phrase = models.TextField(blank=True)
+    phrase_nonce = models.CharField(max_length=64, blank=True, db_index=True)
+    recording_sha256 = models.CharField(max_length=64, blank=True)
+    check_status = models.CharField(max_length=16, choices=Check.choices, default=Check.NOT_RECORDED, db_index=True)
+    transcript = models.TextField(blank=True)
+    phrase_wer = models.FloatField(null=True, blank=True, help_text="Word error rate of the transcript against the phrase.")
+    speaker_similarity = models.FloatField(null=True, blank=True, help_text="0–1: sounds like the samples' speaker.")
+    check_detail = models.TextField(blank=True)
+    checked_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    revoke_reason = models.CharField(max_length=500, blank=True)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=400, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["phrase_nonce"], condition=~Q(phrase_nonce=""),
+                                    name="consent_phrase_used_once"),
+        ]
 
     def __str__(self):
-        return f"Consent for {self.voice.name} by {self.given_by} ({self.statement_version})"
+        return f"Consent for {self.voice_name or self.voice_ref} by {self.given_by} ({self.statement_version})"
+
+    def save(self, *args, **kwargs):
+        if self.voice_id and self.voice_ref is None:
+            self.voice_ref = self.voice_id
+        if self.voice_id and not self.voice_name:
+            self.voice_name = self.voice.name[:100]
+        super().save(*args, **kwargs)
 
 
 class ClipSample(models.Model):
@@ -194,6 +237,13 @@ class ClipSample(models.Model):
     review_reason = models.CharField(max_length=255, blank=True)
     provider_request_id = models.CharField(max_length=64, blank=True)
     character_cost = models.PositiveIntegerField(null=True, blank=True)
+    # Generated clips: what was rendered (version, text, model, format, settings; conversations.render_reuse).
+    # An identical render reuses this clip's audio instead of calling the provider again.
+    render_key = models.CharField(max_length=64, blank=True, db_index=True)
+    reused_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="The clip whose stored audio this one copies (no provider call, no characters).",
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:

@@ -13,3 +13,11 @@ def clip_analyse(clip_id: int) -> None:
 
 def voices_creating_sweep() -> int:
     return services.voices_creating_sweep()
+
+
+def consent_recording_check(consent_id: int) -> None:
+    services.consent_recording_check(consent_id=consent_id)
+
+
+def voice_audio_purge(voice_id) -> None:
+    services.voice_audio_purge(voice_id=voice_id)

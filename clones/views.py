@@ -12,7 +12,14 @@ from conversations import selectors as conversation_selectors
 from voiceclone.errors import ApplicationError, ConsentMissing, InvalidState
 
 from . import selectors, services
-from .forms import OriginalsAddForm, VoiceCreateForm, VoiceUpdateForm
+from .forms import (
+    ConsentLinkForm,
+    ConsentRevokeForm,
+    OriginalsAddForm,
+    RemoteConsentForm,
+    VoiceCreateForm,
+    VoiceUpdateForm,
+)
 from .models import Voice
 
 
@@ -50,6 +57,7 @@ def voice_create(request):
                 speaker_name=data["speaker_name"],
                 ip_address=request.META.get("REMOTE_ADDR") or None,
                 user_agent=request.headers.get("User-Agent", ""),
+                **_consent_recording_kwargs(data),
             )
         except ConsentMissing as exc:
             form.add_error("consent", exc.message)
@@ -70,6 +78,27 @@ def voice_create(request):
         {"form": form, "consent_statement": services.CONSENT_STATEMENT},
         status=400 if form.errors else 200,
     )
+
+
+def _consent_recording_kwargs(data: dict) -> dict:
+    """Pages always need the recorded consent phrase (clones.services.consent)."""
+    recording = data.get("consent_recording")
+    return {
+        "consent_recording": services.SampleUpload.from_uploaded_file(recording) if recording else None,
+        "consent_token": data.get("consent_token") or "",
+        "via": "page",
+    }
+
+
+@login_required
+def consent_phrase(request):
+    """JSON for the consent block of the create and originals forms: a fresh phrase and its token."""
+    try:
+        phrase = services.consent_phrase_issue(speaker_name=request.GET.get("speaker_name", ""),
+                                               voice_name=request.GET.get("name", ""))
+    except ValidationError as exc:
+        return JsonResponse({"errors": exc.message_dict}, status=400)
+    return JsonResponse({"phrase": phrase.phrase, "token": phrase.token})
 
 
 def _wants_json(request) -> bool:
@@ -94,6 +123,10 @@ def _detail_context(request, voice: Voice, update_form: VoiceUpdateForm | None =
         "originals": selectors.originals_for_user(user=request.user, voice_id=voice.pk) if can_manage else [],
         "originals_form": originals_form or OriginalsAddForm(),
         "consent_statement": services.CONSENT_STATEMENT,
+        "consents": voice.consents.order_by("created_at", "id") if can_manage else [],
+        "consent_link_form": ConsentLinkForm(),
+        "consent_revoke_form": ConsentRevokeForm(),
+        "is_revoked": voice.status == Voice.Status.REVOKED,
     }
 
 
@@ -170,6 +203,7 @@ def voice_originals_add(request, voice_id):
                 speaker_name=data["speaker_name"],
                 ip_address=request.META.get("REMOTE_ADDR") or None,
                 user_agent=request.headers.get("User-Agent", ""),
+                **_consent_recording_kwargs(data),
             )
         except ConsentMissing as exc:
             form.add_error("consent", exc.message)
@@ -208,3 +242,67 @@ def voice_original_retire(request, voice_id, clip_id):
 @require_POST
 def voice_original_restore(request, voice_id, clip_id):
     return _original_action(request, voice_id, clip_id, services.original_restore, "is used again")
+
+
+@login_required
+@require_POST
+def voice_consent_revoke(request, voice_id):
+    """The owner (or staff) withdraws the speaker's consent: irreversible, cascades (docs/consent.md)."""
+    voice = _get_voice(request, voice_id)
+    form = ConsentRevokeForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(m for errors in form.errors.values() for m in errors))
+        return redirect("voice-detail", voice_id=voice.pk)
+    services.consent_revoke(voice=voice, by=request.user, reason=form.cleaned_data["reason"])
+    messages.success(request, f"Consent for “{voice.name}” is revoked: the voice will not speak again and its "
+                              "provider voices are being deleted.")
+    return redirect("voice-detail", voice_id=voice.pk)
+
+
+@login_required
+@require_POST
+def voice_consent_link(request, voice_id):
+    """A signed, expiring link for a remote speaker to record their consent (shown once on the page)."""
+    voice = _get_voice(request, voice_id)
+    form = ConsentLinkForm(request.POST)
+    if form.is_valid():
+        try:
+            token = services.consent_link_issue(voice=voice, speaker_name=form.cleaned_data["speaker_name"],
+                                                by=request.user)
+        except (InvalidState, ValidationError) as exc:
+            messages.error(request, getattr(exc, "message", None) or " ".join(exc.messages))
+        else:
+            url = request.build_absolute_uri(reverse("consent-remote", kwargs={"token": token}))
+            messages.success(request, f"Send this link to {form.cleaned_data['speaker_name']}: {url}")
+    else:
+        messages.error(request, "Name the speaker who will record their consent.")
+    return redirect("voice-detail", voice_id=voice.pk)
+
+
+@require_http_methods(["GET", "POST"])
+def consent_remote(request, token):
+    """The remote speaker's page (no account): read the phrase aloud, record it in the browser, send it."""
+    try:
+        link = services.consent_link_read(token=token)
+    except InvalidState as exc:
+        return render(request, "clones/consent_remote.html", {"link_error": exc.message}, status=410)
+    form = RemoteConsentForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        recording = form.cleaned_data.get("consent_recording")
+        try:
+            if not recording:
+                raise ValidationError({"consent_recording": ["Record yourself reading the phrase, then send it."]})
+            services.consent_remote_give(
+                link_token=token, phrase_token=form.cleaned_data.get("consent_token") or "",
+                recording=services.SampleUpload.from_uploaded_file(recording),
+                ip_address=request.META.get("REMOTE_ADDR") or None, user_agent=request.headers.get("User-Agent", ""),
+            )
+        except ValidationError as exc:
+            form.add_service_errors(exc)
+        except InvalidState as exc:
+            return render(request, "clones/consent_remote.html", {"link_error": exc.message}, status=410)
+        else:
+            return render(request, "clones/consent_remote.html", {"done": True, "link": link})
+    phrase = services.consent_phrase_issue(speaker_name=link.speaker_name, voice_name=link.voice.name)
+    return render(request, "clones/consent_remote.html", {"form": form, "link": link, "phrase": phrase},
+                  status=400 if form.errors else 200)

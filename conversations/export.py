@@ -112,7 +112,9 @@ def conversation_export(*, conversation: Conversation, by=None) -> ConversationE
                     entry["note"] = "typed, no audio"
             else:
                 entry["kind"] = "reply"
-                if message.status == Message.Status.READY and message.clip_id and message.clip.file:
+                if voice.status == voice.Status.REVOKED:
+                    entry["note"] = "no audio (the speaker revoked their consent)"
+                elif message.status == Message.Status.READY and message.clip_id and message.clip.file:
                     name = message.clip.file.name
                 else:
                     entry["note"] = f"no audio (reply {message.get_status_display().lower()})"

@@ -31,8 +31,11 @@ from voiceclone.events.services import event_emit
 from voiceclone.leases import is_transient_db_error, lease_cutoff, lease_heartbeat
 from voiceclone.validators import plain_text_validate
 
+from usage.context import usage_attributed
+
 from . import selectors
 from .models import Conversation, Message
+from .render_reuse import render_key, reply_render_reuse
 
 logger = logging.getLogger(__name__)
 
@@ -356,6 +359,7 @@ def _ms(t0: float) -> int:
     return int((time.monotonic() - t0) * 1000)
 
 
+@usage_attributed(lambda m: {"kind": "stt", "user_id": m.conversation.user_id, "voice_id": m.conversation.voice_id})
 def _transcribe(user_message: Message) -> None:
     audio = storage.read_bytes(user_message.user_audio.name)
     try:
@@ -413,6 +417,7 @@ def _write_reply(message: Message) -> None:
     message.reply_engine = tag
 
 
+@usage_attributed(lambda m: {"kind": "tts", "user_id": m.conversation.user_id, "voice_id": m.conversation.voice_id})
 def _speak_and_store(message: Message) -> ClipSample:
     """TTS with the voice's current version and store the clip; reuse audio a crashed attempt stored."""
     clip = message.clip
@@ -428,6 +433,10 @@ def _speak_and_store(message: Message) -> ClipSample:
 
     voice = message.conversation.voice
     version = Voice.objects.select_related("current_version").get(pk=voice.pk).current_version
+    # An identical render is stored: copy it, no provider call (a crashed attempt's own row is completed below).
+    reused = reply_render_reuse(message=message, version=version) if clip is None else None
+    if reused is not None:
+        return reused
     _tts_budget_check(message)
     try:
         result = provider.tts(voice_id=version.provider_voice_id, text=message.text)
@@ -452,6 +461,7 @@ def _speak_and_store(message: Message) -> ClipSample:
         "character_cost": result.character_cost,
         "sha256": storage.sha256_hex(result.audio),
         "size_bytes": len(result.audio),
+        "render_key": render_key(version=version, text=message.text),
     }
     if clip is not None:
         # A crashed attempt recorded the clip row but never wrote its file: complete that row.

@@ -3,7 +3,7 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -13,7 +13,7 @@ from clones.services import CONSENT_STATEMENT
 from conversations import selectors as conversation_selectors
 from conversations.export import conversation_export
 from conversations.models import Conversation
-from voiceclone.errors import ApplicationError
+from voiceclone.errors import ApplicationError, ConsentRevoked
 from voiceclone.streaming import streaming_download
 
 from . import services
@@ -27,7 +27,10 @@ def voice_kit_download(request, voice_id):
         voice = clone_selectors.voice_get_for_user(user=request.user, voice_id=voice_id)
     except Voice.DoesNotExist:
         raise Http404("No such voice.") from None
-    export = services.voice_kit_export(voice=voice, by=request.user)
+    try:
+        export = services.voice_kit_export(voice=voice, by=request.user)
+    except ConsentRevoked as exc:
+        return HttpResponse(exc.message, status=410, content_type="text/plain; charset=utf-8")
     return streaming_download(request, iter(export), filename=export.filename, content_type="application/zip",
                               size=export.size_bytes)
 

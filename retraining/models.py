@@ -149,6 +149,8 @@ class ProviderVoiceDeletion(models.Model):
         STAFF = "staff", "Deleted by staff"
         DISCARDED_CANDIDATE = "discarded_candidate", "Candidate of a rejected or cancelled run"
         RECONCILE = "reconcile", "Reconciliation"
+        # Never withdrawn: retried by the cleanup until the provider confirms (docs/consent.md).
+        CONSENT_REVOKED = "consent_revoked", "Consent revoked"
 
     version = models.OneToOneField("clones.VoiceVersion", on_delete=models.CASCADE, related_name="provider_deletion")
     provider_voice_id = models.CharField(max_length=64)

@@ -7,6 +7,7 @@ from django.urls import reverse
 
 from clones.models import Voice
 from tests.audio import wav_bytes
+from tests.consent import page_consent
 from tests.factories import VoiceFactory
 
 pytestmark = pytest.mark.django_db
@@ -48,6 +49,7 @@ def test_create_voice_answers_json_when_asked(client, alice, emulator_ctl):
     body = {
         "name": "Ada", "persona": "You are Ada.", "language": "en", "consent": "on",
         "samples": [SimpleUploadedFile("one.wav", wav_bytes(3, seed=1), content_type="audio/wav")],
+        **page_consent(client, speaker_name="Ada Lovelace"), "speaker_name": "Ada Lovelace",
     }
 
     response = client.post(reverse("voice-create"), body, HTTP_ACCEPT="application/json")

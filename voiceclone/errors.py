@@ -33,6 +33,13 @@ class InvalidState(ApplicationError):
     default_code = "invalid_state"
 
 
+class ConsentRevoked(ApplicationError):
+    """The speaker withdrew consent: the voice's audio is never served again (410), it is read-only (409)."""
+
+    status_code = 410
+    default_code = "consent_revoked"
+
+
 class QuotaFull(ApplicationError):
     status_code = 409
     default_code = "quota_full"

@@ -127,6 +127,7 @@ INSTALLED_APPS = [
     "audit",
     "personas",
     "kits",
+    "usage",
 ]
 
 MIDDLEWARE = [
@@ -345,6 +346,20 @@ CLIP_BULK_REVIEW_MAX_IDS = 1000
 DATA_UPLOAD_MAX_NUMBER_FIELDS = CLIP_BULK_REVIEW_MAX_IDS + 100
 DATA_UPLOAD_MAX_NUMBER_FILES = 100
 CONSENT_STATEMENT_VERSION = "2026-11-v1"
+
+# --- Consent lifecycle (issue 15 item 1; docs/consent.md) ---------------------------------------------
+
+# The API's voice creation and originals upload need a recorded consent phrase too (pages always do).
+CONSENT_RECORDING_REQUIRED = env_bool("CONSENT_RECORDING_REQUIRED", False)
+# How long a generated consent phrase may be recorded and submitted, and how long a remote consent link works.
+CONSENT_PHRASE_MAX_AGE_S = env_int("CONSENT_PHRASE_MAX_AGE_S", 24 * 3600, minimum=60)
+CONSENT_LINK_MAX_AGE_S = env_int("CONSENT_LINK_MAX_AGE_S", 7 * 24 * 3600, minimum=60)
+# The background check: the transcript must match the phrase within this word error rate, and the voice
+# must sound like the samples' speaker (fidelity.similarity score, 0.5 = as likely the same as not).
+CONSENT_WER_MAX = env_float("CONSENT_WER_MAX", 0.35, minimum=0)
+CONSENT_SIMILARITY_MIN = env_float("CONSENT_SIMILARITY_MIN", 0.5, minimum=0)
+# Revocation: true deletes the originals' and clips' audio files; false keeps them locked (never served).
+CONSENT_REVOKE_PURGE = env_bool("CONSENT_REVOKE_PURGE", False)
 
 # --- Retraining ----------------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from conversations.api.views import ConversationViewSet, MessageViewSet
 from kits.api.urls import urlpatterns as kit_api_urls
 from personas.api.urls import urlpatterns as persona_api_urls
 from retraining.api.views import QuotaViewSet, RetrainRunViewSet
+from usage.api.views import UsageView
 from voiceclone import api_docs
 from voiceclone.accounts_views import ThrottledAdminAuthenticationForm
 from voiceclone.auth_api import ObtainTokenView
@@ -39,6 +40,7 @@ urlpatterns = [
         # Voice kits, persona versions/drafts and conversation export (issue 15) beside the router's routes.
         kit_api_urls + persona_api_urls + [
             path("conversations/<uuid:pk>/export/", ConversationExportView.as_view(), name="conversation-export"),
+            path("usage/", UsageView.as_view(), name="usage"),
         ] + router.urls, "api"))),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # Swagger UI and Redoc from the installation, loading nothing from outside (voiceclone/api_docs.py).

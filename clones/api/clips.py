@@ -188,6 +188,7 @@ class ClipViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     @action(detail=True, methods=["get"], url_path="audio", url_name="audio")
     def audio(self, request, pk=None):
         clip = self.get_object()
+        services.voice_audio_refuse_if_locked(clip.voice)
         if not clip.file:
             from django.http import Http404
 

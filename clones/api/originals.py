@@ -55,11 +55,20 @@ class OriginalsAddInputSerializer(serializers.Serializer):
         child=serializers.FileField(allow_empty_file=True), min_length=1,
         help_text="1–25 recordings of the speaker (WAV, MP3, OGG, WebM or M4A), repeated field.",
     )
+    consent_recording = serializers.FileField(required=False, allow_empty_file=True, help_text=(
+        "The speaker reading the consent phrase (GET /api/v1/voices/consent-phrase/), with `consent_token`. "
+        "Optional unless the installation sets CONSENT_RECORDING_REQUIRED=true."))
+    consent_token = serializers.CharField(required=False, allow_blank=True, default="", max_length=1000,
+                                          help_text="The `token` that came with the consent phrase the recording reads.")
 
 
 class OriginalsAddedOutputSerializer(serializers.Serializer):
     voice = serializers.UUIDField()
     originals = OriginalOutputSerializer(many=True)
+
+
+def _upload_or_none(uploaded):
+    return services.SampleUpload.from_uploaded_file(uploaded) if uploaded else None
 
 
 class VoiceOriginalViewSet(viewsets.GenericViewSet):
@@ -110,6 +119,8 @@ class VoiceOriginalViewSet(viewsets.GenericViewSet):
             speaker_name=data.get("speaker_name", ""),
             ip_address=client_ip(request),
             user_agent=request.headers.get("User-Agent", ""),
+            consent_recording=_upload_or_none(data.get("consent_recording")),
+            consent_token=data.get("consent_token", ""),
         )
         rows = self.get_queryset().filter(pk__in=[o.pk for o in originals])
         body = {"voice": voice.pk, "originals": OriginalOutputSerializer(rows, many=True,
@@ -144,6 +155,7 @@ class VoiceOriginalViewSet(viewsets.GenericViewSet):
     @action(detail=True, methods=["get"])
     def audio(self, request, voice_id=None, pk=None):
         clip = self._original(pk)
+        services.voice_audio_refuse_if_locked(clip.voice)
         if not clip.file:
             raise Http404("No audio stored.")
         return audio_response(request, name=clip.file.name, content_type=clip.content_type or "audio/mpeg")

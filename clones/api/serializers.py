@@ -68,6 +68,11 @@ class VoiceCreateInputSerializer(serializers.Serializer):
         min_length=1,
         help_text="1–25 recordings of the speaker (WAV, MP3, OGG, WebM or M4A), repeated field.",
     )
+    consent_recording = serializers.FileField(required=False, allow_empty_file=True, help_text=(
+        "The speaker reading the consent phrase (GET /api/v1/voices/consent-phrase/), with `consent_token`. "
+        "Optional unless the installation sets CONSENT_RECORDING_REQUIRED=true."))
+    consent_token = serializers.CharField(required=False, allow_blank=True, default="", max_length=1000,
+                                          help_text="The `token` that came with the consent phrase the recording reads.")
 
     def validate_samples(self, value):
         if len(value) > settings.VOICE_MAX_SAMPLES:
@@ -88,3 +93,50 @@ class VoiceCreatedOutputSerializer(serializers.Serializer):
 class ConsentStatementSerializer(serializers.Serializer):
     version = serializers.CharField()
     text = serializers.CharField()
+
+
+
+class ConsentPhraseQuerySerializer(serializers.Serializer):
+    speaker_name = serializers.CharField(max_length=200, validators=[plain_text_line],
+                                         help_text="The person whose voice is cloned.")
+    name = serializers.CharField(max_length=100, validators=[plain_text_line], help_text="The voice's name.")
+
+
+class ConsentPhraseOutputSerializer(serializers.Serializer):
+    phrase = serializers.CharField(help_text="What the speaker reads aloud: names, date and a one-time code.")
+    token = serializers.CharField(help_text="Send back as `consent_token` with the recording.")
+    expires_in_s = serializers.IntegerField()
+
+
+class ConsentRevokeInputSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=500, required=False, default="", validators=[plain_text_line],
+                                   help_text="Why consent was withdrawn (kept on the consent records); leave out if none.")
+
+
+class ConsentLinkInputSerializer(serializers.Serializer):
+    speaker_name = serializers.CharField(max_length=200, validators=[plain_text_line])
+
+
+class ConsentLinkOutputSerializer(serializers.Serializer):
+    url = serializers.URLField(help_text="Send it to the speaker: no account needed to record consent there.")
+    expires_in_s = serializers.IntegerField()
+
+
+class ConsentRecordOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        from clones.models import ConsentRecord
+
+        model = ConsentRecord
+        fields = ["id", "speaker_name", "method", "statement_version", "phrase", "check_status", "transcript",
+                  "phrase_wer", "speaker_similarity", "check_detail", "checked_at", "revoked_at", "revoke_reason",
+                  "created_at"]
+        read_only_fields = fields
+
+
+class VoiceHardDeleteOutputSerializer(serializers.Serializer):
+    voice = serializers.UUIDField()
+    voice_name = serializers.CharField()
+    provider_voices_deleted = serializers.ListField(child=serializers.CharField())
+    files_deleted = serializers.IntegerField()
+    rows_deleted = serializers.DictField(child=serializers.IntegerField())
+    consent_records_kept = serializers.ListField(child=serializers.IntegerField())

@@ -16,7 +16,14 @@ from voiceclone.openapi import PROVIDER_ERRORS
 from voiceclone.parsers import JSONParser
 
 from .serializers import (
+    ConsentLinkInputSerializer,
+    ConsentLinkOutputSerializer,
+    ConsentPhraseOutputSerializer,
+    ConsentPhraseQuerySerializer,
+    ConsentRecordOutputSerializer,
+    ConsentRevokeInputSerializer,
     ConsentStatementSerializer,
+    VoiceHardDeleteOutputSerializer,
     VoiceCreatedOutputSerializer,
     VoiceCreateInputSerializer,
     VoiceOutputSerializer,
@@ -56,7 +63,7 @@ class VoiceViewSet(
     serializer_class = VoiceOutputSerializer
     parser_classes = [JSONParser, MultiPartParser, FormParser]
     lookup_value_regex = "[0-9a-fA-F-]{32,36}"
-    staff_only_actions = ("rollback",)  # the schema says so (voiceclone.openapi)
+    staff_only_actions = ("rollback", "erase")  # the schema says so (voiceclone.openapi)
 
     # Reading is open to every voice the user can chat with (their own and shared ones); every other
     # action needs a voice the user manages.
@@ -100,6 +107,9 @@ class VoiceViewSet(
             speaker_name=data.get("speaker_name", ""),
             ip_address=client_ip(request),
             user_agent=request.headers.get("User-Agent", ""),
+            consent_recording=(services.SampleUpload.from_uploaded_file(data["consent_recording"])
+                               if data.get("consent_recording") else None),
+            consent_token=data.get("consent_token", ""),
         )
         return Response({"id": voice.pk, "status": voice.status}, status=status.HTTP_202_ACCEPTED)
 
@@ -160,3 +170,74 @@ class VoiceViewSet(
         voice_version_rollback(voice=voice, number=serializer.validated_data["version"], by=request.user)
         voice = self.get_queryset().get(pk=voice.pk)
         return Response(self.get_serializer(voice).data)
+
+    @extend_schema(
+        summary="A consent phrase for the speaker to read aloud (names, date, one-time code)",
+        description="Record the speaker reading `phrase` and send the recording as `consent_recording` with "
+                    "`consent_token` when creating the voice or adding originals. The token expires after "
+                    "CONSENT_PHRASE_MAX_AGE_S and is accepted once.",
+        parameters=[ConsentPhraseQuerySerializer], responses={200: ConsentPhraseOutputSerializer},
+    )
+    @action(detail=False, methods=["get"], url_path="consent-phrase")
+    def consent_phrase(self, request):
+        params = ConsentPhraseQuerySerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        phrase = services.consent_phrase_issue(speaker_name=params.validated_data["speaker_name"],
+                                               voice_name=params.validated_data["name"])
+        return Response({"phrase": phrase.phrase, "token": phrase.token,
+                         "expires_in_s": settings.CONSENT_PHRASE_MAX_AGE_S})
+
+    @extend_schema(summary="The voice's consent records, with the checks of their recordings",
+                   responses={200: ConsentRecordOutputSerializer(many=True)})
+    @action(detail=True, methods=["get"], url_path="consents")
+    def consents(self, request, pk=None):
+        voice = self.get_object()
+        return Response(ConsentRecordOutputSerializer(voice.consents.order_by("created_at", "id"), many=True).data)
+
+    @extend_schema(
+        summary="Revoke the speaker's consent (owner or staff); irreversible",
+        description="The voice becomes `revoked`: open retrain runs are cancelled, every provider version is "
+                    "deleted in the background (retried until the provider confirms), its audio answers 410 "
+                    "(purged with CONSENT_REVOKE_PURGE), its conversations are read-only (409), a "
+                    "`voice.consent_revoked` event is written. The consent records and audit entries stay. "
+                    "Repeating it answers the revoked voice again.",
+        request=ConsentRevokeInputSerializer, responses={200: VoiceOutputSerializer},
+    )
+    @action(detail=True, methods=["post"], url_path="consent/revoke")
+    def consent_revoke(self, request, pk=None):
+        voice = self.get_object()
+        serializer = ConsentRevokeInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.consent_revoke(voice=voice, by=request.user, reason=serializer.validated_data["reason"])
+        return Response(self.get_serializer(self.get_queryset().get(pk=voice.pk)).data)
+
+    @extend_schema(
+        summary="A signed, expiring link where a remote speaker records their consent (no account needed)",
+        request=ConsentLinkInputSerializer, responses={201: ConsentLinkOutputSerializer},
+    )
+    @action(detail=True, methods=["post"], url_path="consent/link")
+    def consent_link(self, request, pk=None):
+        from django.urls import reverse
+
+        voice = self.get_object()
+        serializer = ConsentLinkInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        token = services.consent_link_issue(voice=voice, speaker_name=serializer.validated_data["speaker_name"],
+                                            by=request.user)
+        url = request.build_absolute_uri(reverse("consent-remote", kwargs={"token": token}))
+        return Response({"url": url, "expires_in_s": settings.CONSENT_LINK_MAX_AGE_S}, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Erase a voice for a data-subject request (staff): provider voices, files and rows",
+        description="Revokes consent first if needed, deletes every provider version now (503 when the provider "
+                    "cannot; nothing local is removed then), then every file and row of the voice. The consent "
+                    "records and audit entries stay. Answers what was removed.",
+        request=None, responses={200: VoiceHardDeleteOutputSerializer, 403: OpenApiResponse(description="Staff only"),
+                                 **PROVIDER_ERRORS},
+    )
+    @action(detail=True, methods=["post"])
+    def erase(self, request, pk=None):
+        voice = self.get_object()
+        if not request.user.is_staff:
+            raise PermissionDenied("Erasing a voice is for staff.")
+        return Response(services.voice_hard_delete(voice=voice, by=request.user))

@@ -29,3 +29,17 @@ from .selection import (  # noqa: F401,E402
     select_clips_for_retrain,
 )
 from .training_copy import TrainingCopy, clip_training_copy, selection_training_copies  # noqa: F401,E402
+from .consent import (  # noqa: F401,E402
+    ConsentPhrase,
+    consent_link_issue,
+    consent_link_read,
+    consent_phrase_issue,
+    consent_recheck,
+    consent_recording_check,
+    consent_remote_give,
+    consent_revoke,
+    voice_audio_is_locked,
+    voice_audio_refuse_if_locked,
+    voice_audio_purge,
+    voice_hard_delete,
+)

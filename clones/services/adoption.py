@@ -119,6 +119,7 @@ def _adopt_samples(result: AdoptionResult, *, pv: provider.ProviderVoice, by, sp
         by=by,
         samples=[upload for upload, _, _ in checked],
         consent=True,
+        via="system",
         speaker_name=speaker_name,
         consent_method=ConsentRecord.Method.STAFF_CONFIRMED,
         statement_version=f"{settings.CONSENT_STATEMENT_VERSION}+staff-confirmed",

@@ -35,6 +35,9 @@ def voice_originals_add(
     consent_method: str = ConsentRecord.Method.CHECKBOX,
     statement_version: str | None = None,
     statement_text: str | None = None,
+    consent_recording: SampleUpload | None = None,
+    consent_token: str = "",
+    via: str = "api",
 ) -> list[ClipSample]:
     """Store consented recordings of the speaker as new originals of `voice` and analyse them.
 
@@ -45,10 +48,13 @@ def voice_originals_add(
     `clones.tasks.clip_analyse` per original on commit. Nothing is stored when anything is refused.
     The provider voice is not touched: the originals count from the next retrain or re-clone.
     """
+    from .consent import consent_record_create, consent_record_fields, consent_recording_required, consent_recording_store
+    from .voices import _consent_recording_prepare
+
     if not consent:
         raise ConsentMissing("Adding recordings of the speaker requires their recorded consent.")
-    if voice.status == Voice.Status.DISABLED:
-        raise InvalidState("A disabled voice cannot be changed.")
+    if voice.status in (Voice.Status.DISABLED, Voice.Status.REVOKED):
+        raise InvalidState(f"A {voice.get_status_display().lower()} voice cannot be changed.")
     if voice.status == Voice.Status.CREATING:
         raise InvalidState("The voice is still being created; add recordings once it is ready.")
     if not samples:
@@ -59,6 +65,10 @@ def voice_originals_add(
     checked, errors = originals_check(voice=voice, samples=samples)
     if errors:
         raise ValidationError({"samples": errors})
+    if consent_recording is None and consent_recording_required(via=via):
+        raise ConsentMissing("Record the speaker reading the consent phrase; the recording is the consent.")
+    prepared = _consent_recording_prepare(consent_recording, consent_token, voice_name=voice.name,
+                                          speaker_name=speaker_name)
 
     # Files go to storage before the transaction: no transaction stays open across storage I/O.
     first_index = ClipSample.objects.filter(voice=voice, source=ClipSample.Source.ORIGINAL).count() + 1
@@ -67,16 +77,19 @@ def voice_originals_add(
         path = storage.original_sample_path(voice_id=voice.pk, index=index, sha256=digest, extension=info.extension)
         stored.append((upload, info, digest, storage.save_bytes(path, upload.data)))
 
+    recording_path = consent_recording_store(voice_id=voice.pk, recording=prepared) if prepared else None
+
     with transaction.atomic():
-        record = ConsentRecord.objects.create(
+        record = consent_record_create(
             voice=voice,
             given_by=by,
-            speaker_name=speaker_name,
-            method=consent_method,
+            speaker_name=speaker_name or (prepared.phrase.speaker_name if prepared else ""),
             statement_version=statement_version or settings.CONSENT_STATEMENT_VERSION,
             statement_text=statement_text or CONSENT_STATEMENT,
             ip_address=ip_address,
             user_agent=(user_agent or "")[:400],
+            **{"method": consent_method,
+               **consent_record_fields(recording=prepared, path=recording_path, method=ConsentRecord.Method.RECORDING)},
         )
         originals = ClipSample.objects.bulk_create(
             ClipSample(

@@ -129,8 +129,15 @@ def voice_create(
     speaker_name: str = "",
     ip_address: str | None = None,
     user_agent: str = "",
+    consent_recording: SampleUpload | None = None,
+    consent_token: str = "",
+    via: str = "api",
 ) -> Voice:
     """Create a Voice from consented recordings and enqueue the provider clone.
+
+    Consent: the speaker's recording of the generated phrase (`consent_recording` with the phrase's signed
+    `consent_token`, `clones.services.consent`) is stored on the consent record and checked in the
+    background. Required when `via="page"`, and through the API with CONSENT_RECORDING_REQUIRED.
 
     Raises RateLimited when the owner creates voices too often (settings.VOICE_CREATE_RATE; every
     attempt counts), ConsentMissing without consent, ValidationError for a language that is not an
@@ -139,6 +146,8 @@ def voice_create(
     enqueues `clones.tasks.voice_provider_create` on commit. The voice answers `creating`.
     """
     ratelimit.attempt_or_refuse("voice-create", str(owner.pk), settings.VOICE_CREATE_RATE, what="voice creations")
+    from .consent import consent_recording_required
+
     if not consent:
         raise ConsentMissing("Cloning a voice requires the speaker's recorded consent.")
     name = (name or "").strip()
@@ -173,6 +182,9 @@ def voice_create(
             file_errors.extend(exc.messages)
     if file_errors:
         raise ValidationError({"samples": file_errors})
+    if consent_recording is None and consent_recording_required(via=via):
+        raise ConsentMissing("Record the speaker reading the consent phrase; the recording is the consent.")
+    prepared = _consent_recording_prepare(consent_recording, consent_token, voice_name=name, speaker_name=speaker_name)
 
     voice = Voice(owner=owner, name=name, persona=persona.strip(), language=language)
     # Files go to storage before the transaction: no transaction stays open across storage I/O.
@@ -182,19 +194,23 @@ def voice_create(
             voice_id=voice.id, index=index, sha256=digest, extension=info.extension
         )
         stored.append((upload, info, digest, storage.save_bytes(path, upload.data)))
+    from .consent import consent_record_create, consent_record_fields, consent_recording_store
+
+    recording_path = consent_recording_store(voice_id=voice.id, recording=prepared) if prepared else None
 
     try:
         with transaction.atomic():
             voice.full_clean()
             voice.save()
-            ConsentRecord.objects.create(
+            consent_record_create(
                 voice=voice,
                 given_by=owner,
-                speaker_name=speaker_name,
+                speaker_name=speaker_name or (prepared.phrase.speaker_name if prepared else ""),
                 statement_version=settings.CONSENT_STATEMENT_VERSION,
                 statement_text=CONSENT_STATEMENT,
                 ip_address=ip_address,
                 user_agent=user_agent[:400],
+                **consent_record_fields(recording=prepared, path=recording_path, method=ConsentRecord.Method.RECORDING),
             )
             originals = ClipSample.objects.bulk_create(
                 ClipSample(
@@ -222,8 +238,24 @@ def voice_create(
         # the rows are not written (a refused save, a database error), so nothing is left orphaned.
         for *_, path in stored:
             storage.default_storage.delete(path)
+        if recording_path:
+            storage.default_storage.delete(recording_path)
         raise
     return voice
+
+
+def _consent_recording_prepare(recording: SampleUpload | None, token: str, *, voice_name: str, speaker_name: str):
+    """The checked consent recording, or None when none was sent (ValidationError for a bad one)."""
+    from .consent import consent_recording_prepare
+
+    if recording is None:
+        if token:
+            raise ValidationError({"consent_recording": ["Send the recording of the consent phrase with its token."]})
+        return None
+    if not token:
+        raise ValidationError({"consent_token": ["Send the token of the consent phrase that was recorded."]})
+    return consent_recording_prepare(token=token, recording=recording, voice_name=voice_name,
+                                     speaker_name=speaker_name or None)
 
 
 def _provider_marker(voice: Voice) -> str:
@@ -325,6 +357,14 @@ def _voice_provider_create(voice: Voice) -> Voice:
         voice = Voice.objects.select_for_update().get(pk=voice_id)
         if voice.current_version_id:
             return voice
+        if voice.status == Voice.Status.REVOKED:
+            # Consent was withdrawn while the provider cloned: record the voice it made and delete it.
+            from .consent import voice_provider_versions_delete_request
+
+            VoiceVersion.objects.create(voice=voice, number=1, provider_voice_id=provider_voice_id,
+                                        state=VoiceVersion.State.ARCHIVED, archived_at=timezone.now())
+            voice_provider_versions_delete_request(voice=voice)
+            return voice
         version = VoiceVersion.objects.create(
             voice=voice, number=1, provider_voice_id=provider_voice_id, state=VoiceVersion.State.ACTIVE
         )
@@ -391,8 +431,8 @@ def voice_update(*, voice: Voice, name: str | None = None, persona: str | None =
     """
     from personas.services import persona_history_ensure, persona_version_record
 
-    if voice.status == Voice.Status.DISABLED:
-        raise InvalidState("A disabled voice cannot be changed.")
+    if voice.status in (Voice.Status.DISABLED, Voice.Status.REVOKED):
+        raise InvalidState(f"A {voice.get_status_display().lower()} voice cannot be changed.")
     plain_text_validate(name=name, persona=(persona, True))
     persona_history_ensure(voice=voice)
     if name is not None:
@@ -408,7 +448,10 @@ def voice_update(*, voice: Voice, name: str | None = None, persona: str | None =
 
 
 def voice_disable(*, voice: Voice) -> Voice:
-    """Soft-delete: the voice stops answering; rows, clips and provider versions stay for cleanup."""
+    """Soft-delete: the voice stops answering; rows, clips and provider versions stay for cleanup.
+    A revoked voice stays revoked (its provider voices are already being deleted)."""
+    if voice.status == Voice.Status.REVOKED:
+        return voice
     voice.status = Voice.Status.DISABLED
     voice.save(update_fields=["status", "updated_at"])
     return voice

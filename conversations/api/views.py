@@ -12,6 +12,7 @@ from conversations import selectors, services
 from conversations.models import Message
 from voiceclone.api import CreatedCursorPagination, QueryParametersSerializer
 from voiceclone.parsers import JSONParser
+from clones.services import voice_audio_refuse_if_locked
 from voiceclone.audio_response import audio_response
 from voiceclone.openapi import AUDIO_HEADERS, audio_responses
 
@@ -167,6 +168,7 @@ class MessageViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
                                   content_type=message.user_audio_content_type or "application/octet-stream")
         if message.status != Message.Status.READY or message.clip is None:
             raise NotFound("The reply audio is not ready.")
+        voice_audio_refuse_if_locked(message.conversation.voice)
         return audio_response(request, name=message.clip.file.name, content_type=message.clip.content_type,
                               download_name=f"reply-{message.pk}.mp3")
 

@@ -220,6 +220,9 @@ def voice_kit_export(*, voice: Voice, by=None) -> KitExport:
     Reads everything it needs from the database now; iterating reads only storage. Raises nothing for
     a voice without clips (a kit then holds its originals only).
     """
+    from clones.services import voice_audio_refuse_if_locked
+
+    voice_audio_refuse_if_locked(voice)  # a revoked voice's audio leaves no more (410, docs/consent.md)
     manifest, files = build_manifest(voice)
     metadata = kit.metadata_csv(manifest["originals"] + manifest["clips"])
     readme = kit.readme_text(manifest)

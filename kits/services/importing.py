@@ -96,7 +96,7 @@ def voice_kit_import(
     try:
         voice = voice_create(
             owner=owner, name=(name or voice_data["name"])[:100], persona=voice_data["persona"],
-            language=voice_data.get("language") or "en", samples=samples, consent=consent,
+            language=voice_data.get("language") or "en", samples=samples, consent=consent, via="system",
             speaker_name=speaker_name, ip_address=ip_address, user_agent=user_agent,
         )
     except (ValidationError, ConsentMissing):

@@ -172,7 +172,8 @@ def version_provider_delete(*, deletion_id: int, notify_waiting: bool = True) ->
     except provider.ProviderError as exc:
         ambiguous = isinstance(exc, provider.ProviderUnavailable) and exc.request_sent
         logger.warning("deleting provider voice %s failed: %s", deletion.provider_voice_id, exc)
-        if exc.retryable or ambiguous:
+        # A revoked consent's deletion is never withdrawn: it is retried until the provider confirms.
+        if exc.retryable or ambiguous or deletion.reason == ProviderVoiceDeletion.Reason.CONSENT_REVOKED:
             ProviderVoiceDeletion.objects.filter(pk=deletion.pk).update(last_error=str(exc)[:2000])
         else:
             deletion.delete()

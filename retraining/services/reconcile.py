@@ -184,9 +184,10 @@ def _adopt_for_run(run: RetrainRun, provider_voice_id: str) -> str:
 
 def _voice_creation_orphan(pv: provider.ProviderVoice, voice_id: str, *, fix: bool) -> dict:
     voice = Voice.objects.filter(pk=voice_id).first()
-    if voice is None or voice.current_version_id is not None:
-        entry = {"kind": "voice_creation_unwanted", "owner": f"voice {voice_id}",
-                 "action": "delete (" + ("the voice is gone" if voice is None else "the voice has its version") + ")"}
+    if voice is None or voice.current_version_id is not None or voice.status == Voice.Status.REVOKED:
+        why = ("the voice is gone" if voice is None else "consent was revoked"
+               if voice.status == Voice.Status.REVOKED else "the voice has its version")
+        entry = {"kind": "voice_creation_unwanted", "owner": f"voice {voice_id}", "action": f"delete ({why})"}
         if fix:
             entry["result"] = _delete_orphan(pv.voice_id)
         return entry

@@ -33,6 +33,7 @@ from clones.audio import AudioProbeError, probe_audio
 from clones.models import ClipSample, Voice, VoiceVersion
 from clones.services import TrainingCopy, clip_training_copy, generated_audio_register
 from retraining.models import ProviderVoiceDeletion, RetrainRun, RetrainRunClip
+from usage.context import usage_attributed
 from voiceclone import provider
 from voiceclone.errors import ApplicationError, InvalidState, NotEligible
 from voiceclone.events.models import Event
@@ -258,9 +259,11 @@ def retrain_run_promote(*, run: RetrainRun, by=None) -> RetrainRun:
     Raises InvalidState unless the run is a candidate whose provider voice still exists (checked first),
     ProviderError when the provider cannot say.
     """
-    current = RetrainRun.objects.select_related("new_version").get(pk=run.pk)
+    current = RetrainRun.objects.select_related("new_version", "voice").get(pk=run.pk)
     if current.state != State.CANDIDATE or current.new_version is None:
         raise InvalidState(f"Only a candidate can be promoted; run #{current.pk} is {current.state}.")
+    if current.voice.status != Voice.Status.READY:
+        raise InvalidState(f"The voice is {current.voice.status}; only a ready voice's candidate can be promoted.")
     try:
         provider.get_voice(voice_id=current.new_version.provider_voice_id)
     except provider.VoiceNotFound:
@@ -270,6 +273,8 @@ def retrain_run_promote(*, run: RetrainRun, by=None) -> RetrainRun:
 
     with transaction.atomic():
         voice = Voice.objects.select_for_update().get(pk=current.voice_id)
+        if voice.status != Voice.Status.READY:  # revoked or disabled meanwhile
+            raise InvalidState(f"The voice is {voice.status}; only a ready voice's candidate can be promoted.")
         locked = _locked(current)
         if locked.state != State.CANDIDATE:
             raise InvalidState(f"Only a candidate can be promoted; run #{locked.pk} is {locked.state}.")
@@ -707,6 +712,7 @@ def _render_previews(run: RetrainRun) -> None:
         _render_preview(run, version=run.new_version, field="preview_new_clip")
 
 
+@usage_attributed(lambda run, **_: {"kind": "preview", "voice_id": run.voice_id})
 def _render_preview(run: RetrainRun, *, version: VoiceVersion, field: str) -> ClipSample:
     text = settings.RETRAIN_PREVIEW_TEXT
     try:

@@ -10,6 +10,7 @@ from clones import storage
 from clones.models import ClipSample, ConsentRecord, GeneratedAudio, Voice
 from clones.services import select_clips_for_retrain
 from tests.audio import wav_bytes
+from tests.consent import page_consent
 
 pytestmark = pytest.mark.django_db
 
@@ -131,10 +132,15 @@ def test_the_owner_adds_and_retires_recordings_on_the_voice_page(client, alice, 
     response = client.post(f"/voices/{alice_voice}/originals/", {"samples": [upload("three.wav", wav_bytes(4, seed=3))]})
     assert response.status_code == 400
     assert "requires the speaker’s consent" in response.content.decode()
+    # The page needs the recorded consent phrase too.
+    response = client.post(f"/voices/{alice_voice}/originals/",
+                           {"samples": [upload("three.wav", wav_bytes(4, seed=3))], "consent": "on"})
+    assert response.status_code == 400 and "consent phrase" in response.content.decode()
 
     with run_tasks():
         response = client.post(f"/voices/{alice_voice}/originals/",
-                               {"samples": [upload("three.wav", wav_bytes(4, seed=3))], "consent": "on"})
+                               {"samples": [upload("three.wav", wav_bytes(4, seed=3))], "consent": "on",
+                                "speaker_name": "Ada Lovelace", **page_consent(client)})
     assert response.status_code == 302
     added = ClipSample.objects.get(voice_id=alice_voice, original_filename="three.wav")
     assert added.consent is not None and added.analysed_at is not None

@@ -7,6 +7,7 @@ from django.urls import reverse
 from clones import services as clone_services
 from clones.models import ClipSample, ConsentRecord, Voice
 from tests.audio import PNG_BYTES, wav_bytes
+from tests.consent import page_consent
 
 pytestmark = pytest.mark.django_db
 
@@ -26,6 +27,7 @@ def post_voice(client, *, consent=True, samples=None, **fields):
     }
     if consent:
         body["consent"] = "on"
+        body = {**page_consent(client, name=body["name"], speaker_name=body["speaker_name"]), **body}
     return client.post(reverse("voice-create"), body)
 
 

@@ -270,7 +270,9 @@ class Api:
         digest = hashlib.sha256(data).hexdigest()
         known = self.state.spoken_text(digest) if uploads else None
         if known:
-            text, duration = known["text"], known["duration_secs"]
+            # Declared transcripts of human recordings carry no duration: measure it like any upload.
+            text = known["text"]
+            duration = known["duration_secs"] or audio.probe_duration(data) or max(len(data) / 16000, 0.5)
         else:
             text = transcripts.placeholder_text(digest)
             # Unknown containers (m4a, webm) cannot be decoded here: estimate from 128 kbit/s.

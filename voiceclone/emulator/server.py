@@ -199,6 +199,9 @@ class EmulatorServer:
                 return Response.json({"status": "ok"})
             if route == ("GET", "state"):
                 return Response.json(self.state.snapshot())
+            if route == ("POST", "transcripts"):
+                self.state.transcript_declare(audio_sha256=payload.get("sha256"), text=payload.get("text"))
+                return Response.json({"status": "ok"})
             if route == ("GET", "requests"):
                 return Response.json({"requests": self.request_log.entries()})
             timbre = _TIMBRE_ROUTE.fullmatch(route[1])

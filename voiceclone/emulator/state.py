@@ -394,6 +394,20 @@ class EmulatorState:
                     self._spoken.popitem(last=False)
                 self._save()
 
+    def transcript_declare(self, *, audio_sha256: str, text: str) -> None:
+        """Say what a recording of human speech says (tests: espeak-ng reading a known sentence), so that
+        speech-to-text reports it like a real recogniser would. Kept with the TTS clips, same limit."""
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError("text must be a non-empty string")
+        if not isinstance(audio_sha256, str) or len(audio_sha256) != 64:
+            raise ValueError("sha256 must be the 64 hex digits of the audio's SHA-256")
+        with self._lock:
+            self._spoken[audio_sha256.lower()] = {"text": text, "duration_secs": None}
+            self._spoken.move_to_end(audio_sha256.lower())
+            while len(self._spoken) > MAX_SPOKEN:
+                self._spoken.popitem(last=False)
+            self._save()
+
     def spoken_text(self, audio_sha256: str) -> dict | None:
         with self._lock:
             entry = self._spoken.get(audio_sha256)

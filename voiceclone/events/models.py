@@ -16,6 +16,7 @@ class Event(models.Model):
         MESSAGE_FAILED = "message.failed", "Message failed"
         VOICE_READY = "voice.ready", "Voice ready"
         VOICE_FAILED = "voice.failed", "Voice failed"
+        VOICE_CONSENT_REVOKED = "voice.consent_revoked", "Voice consent revoked"
         VOICE_VERSION_PROMOTED = "voice.version_promoted", "Voice version promoted"
         VOICE_VERSION_ROLLED_BACK = "voice.version_rolled_back", "Voice version rolled back"
         RETRAIN_PROPOSED = "retrain.proposed", "Retrain proposed"

@@ -22,6 +22,8 @@ from typing import Any
 from .client import NO_SDK_RETRIES, get_client, setting
 from .errors import ProviderError, ProviderUnavailable, VoiceNotFound, translated_errors
 from .retry import call_with_retries, retry_if_not_applied
+from .usage import ProviderUsage
+from .usage import report as usage_report
 
 logger = logging.getLogger("voiceclone.provider")
 
@@ -447,7 +449,18 @@ def tts(*, voice_id: str, text: str, model_id: str | None = None, output_format:
             content_type=_header(headers, "content-type") or "audio/mpeg",
         )
 
-    return call_with_retries("tts", attempt)
+    result = call_with_retries("tts", attempt)
+    _report_tts("tts", voice_id=voice_id, text=text, model_id=kwargs["model_id"], request_id=result.request_id,
+                character_cost=result.character_cost)
+    return result
+
+
+def _report_tts(operation: str, *, voice_id: str, text: str, model_id: str, request_id: str | None,
+                character_cost: int | None) -> None:
+    usage_report(ProviderUsage(
+        operation=operation, characters=character_cost if character_cost is not None else len(text), audio_s=None,
+        provider_voice_id=voice_id, request_id=request_id or "", model_id=model_id,
+    ))
 
 
 @contextlib.contextmanager
@@ -487,6 +500,9 @@ def tts_stream(
         )
 
     stream = call_with_retries("tts_stream", attempt)
+    # Billed once the stream is open (the provider charges the whole text, however much is read).
+    _report_tts("tts_stream", voice_id=voice_id, text=text, model_id=kwargs["model_id"], request_id=stream.request_id,
+                character_cost=stream.character_cost)
     try:
         yield stream
     finally:
@@ -522,4 +538,7 @@ def stt(*, audio: bytes, filename: str, content_type: str, language_code: str | 
             duration_s=float(duration) if duration is not None else None,
         )
 
-    return call_with_retries("stt", attempt)
+    result = call_with_retries("stt", attempt)
+    usage_report(ProviderUsage(operation="stt", characters=0, audio_s=result.duration_s, provider_voice_id="",
+                               request_id="", model_id=kwargs["model_id"]))
+    return result

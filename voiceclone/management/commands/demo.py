@@ -77,6 +77,7 @@ class Command(BaseCommand):
                 language="en",
                 samples=[services.SampleUpload(filename="ada-demo.wav", data=demo_recording())],
                 consent=True,
+                via="system",
                 speaker_name="Ada (synthetic demo speaker)",
             )
         if voice.status in (Voice.Status.CREATING, Voice.Status.FAILED):
