@@ -261,7 +261,9 @@ STORAGES = {
 
 REDIS_URL = env.str("REDIS_URL", default="")
 Q_CLUSTER = {
-    "name": "voiceclone",
+    # The queue's name: every web and worker process of one installation must share it; a second
+    # installation on the same Redis database needs its own.
+    "name": env.str("Q_CLUSTER_NAME", default="voiceclone"),
     "workers": env_int("Q_WORKERS", 2, minimum=1),
     "timeout": env_int("Q_TIMEOUT_S", 300, minimum=10),
     # retry must exceed timeout, or a slow task is handed to a second worker while still running.
