@@ -113,11 +113,12 @@ def test_two_clusters_on_one_redis_broker_do_every_turn_and_run_exactly_once(
     # Both clusters took part: each processed some of the burst.
     assert all("processing" in text for text in cluster_logs), [text[-2000:] for text in cluster_logs]
 
-    # 50 ready replies, 50 distinct stored clips (distinct files, distinct audio), one TTS call each.
+    # 50 ready replies, 50 distinct stored clips (rows and files; the offline responder may say the same
+    # sentence twice, so the audio itself may repeat), one TTS call each.
     assert status["replies"] == {"ready": TURNS}, status["replies"]
     clips = status["clips"]
     assert len(clips) == TURNS
-    assert len({c["id"] for c in clips}) == len({c["file"] for c in clips}) == len({c["sha256"] for c in clips}) == TURNS
+    assert len({c["id"] for c in clips}) == len({c["file"] for c in clips}) == TURNS
     stored = set(stack.files_under("clone_responses"))
     assert {c["file"] for c in clips} <= stored
     speech = emulator_ctl.requests(path=rf"^/v1/text-to-speech/{chat_voice}", method="POST")
