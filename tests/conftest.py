@@ -1,5 +1,7 @@
 """Project-wide fixtures: the emulator, the personas (alice, bob, staff) and API clients."""
 
+import os
+
 import pytest
 from django.conf import settings
 from rest_framework.authtoken.models import Token
@@ -9,6 +11,36 @@ from tests.audio import wav_bytes
 from tests.factories import UserFactory
 from voiceclone.emulator import EmulatorServer
 from voiceclone.emulator.control import EmulatorControl
+
+
+def profile() -> dict[str, str]:
+    """The profile the suite runs on, as the settings say (not as the environment asks)."""
+    engine = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+    storage = settings.STORAGES["default"]["BACKEND"].rsplit(".", 1)[-1]
+    return {
+        "database": engine,
+        "broker": "redis" if settings.Q_CLUSTER.get("redis") else "orm",
+        "cache": settings.CACHES["default"]["BACKEND"].rsplit(".", 1)[-1],
+        "storage": f"{storage} ({settings.AWS_S3_ENDPOINT_URL})" if settings.USE_S3 else storage,
+    }
+
+
+def pytest_report_header(config):
+    return "voiceclone profile: " + ", ".join(f"{key} {value}" for key, value in profile().items())
+
+
+def pytest_sessionstart(session):
+    """CI pass 2 (.ci/run) asks for the scale-out profile: the run stops at once if any part is missing,
+    rather than passing on the embedded one."""
+    if os.environ.get("SCALEOUT_PROFILE_REQUIRED") != "true":
+        return
+    current = profile()
+    wanted = {"database": "postgresql", "broker": "redis", "cache": "RedisCache"}
+    wrong = {key: current[key] for key, value in wanted.items() if current[key] != value}
+    if not settings.USE_S3:
+        wrong["storage"] = current["storage"]
+    if wrong:
+        pytest.exit(f"SCALEOUT_PROFILE_REQUIRED but the suite runs on: {wrong}", returncode=3)
 
 
 @pytest.fixture(scope="session", autouse=True)

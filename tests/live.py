@@ -119,10 +119,11 @@ class LiveStack:
         assert result.returncode == 0, result.stderr[-3000:]
         return result.stdout
 
-    def scenario(self, *args: str) -> dict:
-        """Run a step of tests.live_scenario against the stack's database; its JSON answer."""
-        result = subprocess.run([sys.executable, "-m", "tests.live_scenario", *args], cwd=ROOT, env=self.env,
-                                capture_output=True, text=True, timeout=120)
+    def scenario(self, *args: str, module: str = "tests.live_scenario", timeout_s: float = 120) -> dict:
+        """Run a step of a scenario module (tests.live_scenario by default) against the stack's database;
+        its JSON answer (the last line it prints)."""
+        result = subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, env=self.env,
+                                capture_output=True, text=True, timeout=timeout_s)
         assert result.returncode == 0, result.stderr[-3000:]
         return json.loads(result.stdout.strip().splitlines()[-1])
 

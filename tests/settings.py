@@ -5,11 +5,20 @@ DATABASE_URL / REDIS_URL / AWS_* in the environment still switch profiles, as in
 """
 
 import atexit
+import os
 import shutil
 import tempfile
 
-from voiceclone.settings import *  # noqa: F403
-from voiceclone.settings import Q_CLUSTER
+# The S3 profile (CI pass 2, .ci/run): TEST_S3_SERVER=moto starts moto's standalone S3 server in this test
+# process (each xdist worker its own), makes a bucket and points the real settings at it through the same
+# variables a deployment sets, before they are read below. tests/s3_server.py says more.
+if os.environ.get("TEST_S3_SERVER", "").strip():
+    from tests.s3_server import start_for_settings
+
+    os.environ.update(start_for_settings(os.environ["TEST_S3_SERVER"].strip()))
+
+from voiceclone.settings import *  # noqa: E402, F403
+from voiceclone.settings import Q_CLUSTER  # noqa: E402
 
 Q_CLUSTER["sync"] = True
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

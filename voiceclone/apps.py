@@ -6,3 +6,6 @@ class VoiceCloneConfig(AppConfig):
 
     name = "voiceclone"
     verbose_name = "voiceclone"
+
+    def ready(self):
+        from voiceclone.observability import task_signals  # noqa: F401 - connects the task metrics

@@ -17,6 +17,9 @@ from django.core.checks.security.base import (
 )
 from django.core.exceptions import ImproperlyConfigured
 
+from voiceclone.observability.logs import logging_config
+from voiceclone.observability.sentry import init as sentry_init
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -128,10 +131,14 @@ INSTALLED_APPS = [
     "personas",
     "kits",
     "usage",
+    # /health/ checks and the `health_check` command (voiceclone.observability.health).
+    "health_check",
 ]
 
 MIDDLEWARE = [
-    # First, so that it sees every answer: under /api/ errors are JSON, never Django's HTML pages.
+    # Outermost: times every request as the client sees it and gives it its X-Request-ID (docs/operations.md).
+    "voiceclone.observability.middleware.RequestMetricsMiddleware",
+    # Then, so that it sees every answer: under /api/ errors are JSON, never Django's HTML pages.
     "voiceclone.api.ApiJsonErrorMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -255,7 +262,9 @@ STORAGES = {
 
 REDIS_URL = env.str("REDIS_URL", default="")
 Q_CLUSTER = {
-    "name": "voiceclone",
+    # The queue's name: every web and worker process of one installation must share it; a second
+    # installation on the same Redis database needs its own.
+    "name": env.str("Q_CLUSTER_NAME", default="voiceclone"),
     "workers": env_int("Q_WORKERS", 2, minimum=1),
     "timeout": env_int("Q_TIMEOUT_S", 300, minimum=10),
     # retry must exceed timeout, or a slow task is handed to a second worker while still running.
@@ -435,12 +444,22 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-}
+# --- Operations: logs, metrics, error reporting (docs/operations.md) ----------------------------------
+
+# `text`: the message alone; `json`: one JSON object a line with time, level, logger, message and the
+# request_id or task_id (and task) it was written in.
+LOG_FORMAT = env.str("LOG_FORMAT", default="text").strip().lower()
+if LOG_FORMAT not in ("text", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be text or json, got {LOG_FORMAT!r}")
+LOGGING = logging_config(log_format=LOG_FORMAT, level=env.str("LOG_LEVEL", default="INFO"))
+# /metrics asks for `Authorization: Bearer <METRICS_TOKEN>` when set (else restrict it at the proxy).
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# Sentry error reporting, on only with a DSN.
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+SENTRY_ENVIRONMENT = env.str("SENTRY_ENVIRONMENT", default="")
+SENTRY_TRACES_SAMPLE_RATE = env_float("SENTRY_TRACES_SAMPLE_RATE", 0.0, minimum=0)
+if SENTRY_DSN:
+    sentry_init(dsn=SENTRY_DSN, environment=SENTRY_ENVIRONMENT, traces_sample_rate=SENTRY_TRACES_SAMPLE_RATE)
 
 # --- Clip curation -------------------------------------------------------------------------------
 

@@ -16,6 +16,8 @@ from voiceclone import api_docs
 from voiceclone.accounts_views import ThrottledAdminAuthenticationForm
 from voiceclone.auth_api import ObtainTokenView
 from voiceclone.events.api import EventViewSet, WebhookViewSet
+from voiceclone.observability import health
+from voiceclone.observability.views import metrics_view
 
 # The admin's sign-in counts attempts like /login/ and the token API (voiceclone.ratelimit).
 admin.site.login_form = ThrottledAdminAuthenticationForm
@@ -33,6 +35,11 @@ router.register("quota", QuotaViewSet, basename="quota")
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    # Operations (docs/operations.md): checks for monitors and load balancers, Prometheus metrics.
+    path("health/", health.health, name="health"),
+    path("health/ready/", health.ready, name="health-ready"),
+    path("health/live/", health.live, name="health-live"),
+    path("metrics", metrics_view, name="metrics"),
     path("api/v1/auth/token/", ObtainTokenView.as_view(), name="api-token"),
     # The documented spelling has no trailing slash; both reach the same view.
     path("api/v1/messages/<uuid:pk>/audio", MessageViewSet.as_view({"get": "audio"}), name="message-audio-bare"),

@@ -389,8 +389,11 @@ def sample_audio(*, voice_id: str, sample_id: str) -> bytes:
     return call_with_retries("sample_audio", attempt)
 
 
-def quota() -> Quota:
-    """Voice slots and character usage from ``GET /v1/user/subscription``."""
+def quota(*, retries: bool = True) -> Quota:
+    """Voice slots and character usage from ``GET /v1/user/subscription``.
+
+    ``retries=False``: one attempt, for probes (health checks, metrics) that must answer quickly.
+    """
 
     def attempt() -> Quota:
         with translated_errors():
@@ -405,7 +408,7 @@ def quota() -> Quota:
             tier=str(sub.tier or ""),
         )
 
-    return call_with_retries("quota", attempt)
+    return call_with_retries("quota", attempt, attempts=None if retries else 1)
 
 
 # --- speech ------------------------------------------------------------------------------------------------

@@ -16,6 +16,8 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from voiceclone.observability.metrics import PROVIDER_ERRORS
+
 from .client import setting
 from .errors import ProviderError, ProviderUnavailable, RateLimited
 
@@ -66,16 +68,18 @@ def call_with_retries(
     attempt: Callable[[], T],
     *,
     should_retry: Callable[[ProviderError], bool] = retry_any_retryable,
+    attempts: int | None = None,
 ) -> T:
     """Run ``attempt`` (which raises only :class:`ProviderError`) under the retry policy.
 
     Raises the last error when attempts run out or the error is not one to retry.
     """
-    attempts = max_attempts()
+    attempts = attempts or max_attempts()
     for number in range(1, attempts + 1):
         try:
             return attempt()
         except ProviderError as exc:
+            PROVIDER_ERRORS.labels(operation, type(exc).__name__).inc()
             if number >= attempts or not should_retry(exc):
                 raise
             delay = backoff_delay_s(number, exc)

@@ -1,0 +1,71 @@
+"""Health checks (django-health-check) for what voiceclone depends on, and the three endpoints.
+
+- `/health/live/`: the process answers (no dependency is asked); for a process supervisor.
+- `/health/ready/`: this host can serve: database, cache, broker and storage. For a load balancer: a
+  provider outage does not take every web host out of rotation (replies wait and are retried).
+- `/health/`: everything, the provider included; for monitoring. `manage.py health_check health
+  --no-http` runs the same checks without a web server (worker hosts).
+
+Each answers 200 when every check passes, else 500 (django-health-check's convention, which its
+`health_check` command reads), as JSON with `Accept: application/json` or `?format=json`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+
+from django.http import JsonResponse
+from django.views.decorators.cache import never_cache
+from health_check.base import HealthCheck
+from health_check.exceptions import ServiceUnavailable
+from health_check.views import HealthCheckView
+
+
+@dataclasses.dataclass
+class Broker(HealthCheck):
+    """The django-q2 broker answers (Redis PING, or the ORM broker's database)."""
+
+    timeout = datetime.timedelta(seconds=3)
+
+    def run(self):
+        from django_q.brokers import get_broker
+        from redis.exceptions import RedisError
+
+        try:
+            broker = get_broker()
+            if not broker.ping():
+                raise ServiceUnavailable("The broker did not answer a ping")
+        except (RedisError, OSError) as exc:
+            raise ServiceUnavailable(f"Broker unreachable: {type(exc).__name__}") from exc
+
+
+@dataclasses.dataclass
+class Provider(HealthCheck):
+    """ElevenLabs (or the emulator) answers an authenticated request: the account's subscription, asked
+    once (no retries). The answer also refreshes the quota metrics."""
+
+    timeout = datetime.timedelta(seconds=10)
+
+    def run(self):
+        from voiceclone.observability.views import provider_quota
+
+        if provider_quota(refresh=True) is None:
+            raise ServiceUnavailable("The provider did not answer (see the log for the reason)")
+
+
+READY_CHECKS = (
+    "health_check.checks.Database",
+    "health_check.checks.Cache",
+    "voiceclone.observability.health.Broker",
+    "health_check.checks.Storage",
+)
+ALL_CHECKS = READY_CHECKS + ("voiceclone.observability.health.Provider",)
+
+health = HealthCheckView.as_view(checks=ALL_CHECKS)
+ready = HealthCheckView.as_view(checks=READY_CHECKS)
+
+
+@never_cache
+def live(request):
+    return JsonResponse({"status": "ok"})
