@@ -106,8 +106,12 @@ def gate_reports_resume(*, now=None) -> list[int]:
 
 
 def gate_fidelity_summary(run) -> dict:
-    """The run's `fidelity` for the API: verdict, both similarities, the candidate's WER, reasons."""
-    report = GateReport.objects.filter(run_id=run.pk).first()
+    """The run's `fidelity` for the API: verdict, both similarities, the candidate's WER, reasons.
+    Uses the run's cached report when the selector joined it (retraining.selectors)."""
+    try:
+        report = run.fidelity_report
+    except GateReport.DoesNotExist:
+        report = None
     if report is None:
         return {"verdict": Verdict.PENDING.value, "similarity": None, "active_similarity": None, "wer": None,
                 "active_wer": None, "reasons": [], "probe_characters": 2 * probe_characters(),

@@ -515,7 +515,7 @@ FIDELITY_GATE_MIN_SIMILARITY = _unit_interval(
     "FIDELITY_GATE_MIN_SIMILARITY", env_float("FIDELITY_GATE_MIN_SIMILARITY", 0.5, minimum=0))
 # The candidate may score at most this much below the active version (0–1 similarity points).
 FIDELITY_GATE_MAX_SIMILARITY_DROP = _unit_interval(
-    "FIDELITY_GATE_MAX_SIMILARITY_DROP", env_float("FIDELITY_GATE_MAX_SIMILARITY_DROP", 0.15, minimum=0))
+    "FIDELITY_GATE_MAX_SIMILARITY_DROP", env_float("FIDELITY_GATE_MAX_SIMILARITY_DROP", 0.25, minimum=0))
 # Speech-to-text round trip: a candidate WER above this fails when the active version does better.
 FIDELITY_GATE_MAX_WER = env_float("FIDELITY_GATE_MAX_WER", 0.15, minimum=0)
 # Prosody vs the active version: pitch range and energy range may shrink to this share at least ...

@@ -2,7 +2,6 @@
 baseline, a time series per voice, `voice.drift_detected` when a voice leaves its band, a badge, a filter and
 a chart in the admin, and a rollback offered there."""
 
-import math
 from datetime import timedelta
 
 import pytest
@@ -10,13 +9,13 @@ from django.core.management import call_command
 from django.utils import timezone
 from django_q.models import Schedule
 
-from clones.audio import decode_audio
 from clones.models import ClipSample, Voice, VoiceVersion
-from fidelity.prosody import measure_prosody
 from fidelity.models import DriftPoint
 from fidelity.tasks import drift_monitor_run
 from tests.factories import ClipSampleFactory
-from tests.retraining.helpers import add_versions, provider_voice, voice_at_provider
+from tests.retraining.helpers import voice_at_provider
+
+from .lineage import SPEAKERS, replies, store_generated, voice_of_speaker
 from voiceclone import provider
 from voiceclone.events.models import Event, WebhookDelivery
 
@@ -54,29 +53,14 @@ def store_replies(voice, *, spoken_by: str, count: int, days_ago: float = 0.0, s
     return clips
 
 
-def median_pitch_st(provider_voice_id: str) -> float:
-    samples, rate = decode_audio(provider.tts(voice_id=provider_voice_id, text=SENTENCES[0]).audio)
-    return 12 * math.log2(measure_prosody(samples, rate).pitch_median_hz / 100)
-
-
-def distinct_provider_voice(own: str) -> str:
-    """Another provider voice that speaks at least 4 semitones away from `own` (a clearly different timbre)."""
-    mine = median_pitch_st(own)
-    for i in range(12):
-        other = provider_voice(f"Stranger {i}")
-        if abs(median_pitch_st(other) - mine) >= 4:
-            return other
-    raise AssertionError("no distinct provider voice found")
-
-
 def test_drift_monitor_is_scheduled_daily_by_default():
     call_command("schedules_sync")
     schedule = Schedule.objects.get(func="fidelity.tasks.drift_monitor_run")
     assert schedule.minutes == 24 * 60 and schedule.repeats == -1
 
 
-def test_an_unchanged_voice_is_not_flagged_over_three_runs(alice, emulator_ctl, staff_client):
-    voice = voice_at_provider(alice, name="Ada")
+def test_an_unchanged_voice_is_not_flagged_over_three_runs(emulator_ctl, staff_client):
+    voice = voice_of_speaker(SPEAKERS["mid"], name="Ada")
     own = voice.current_version.provider_voice_id
     store_replies(voice, spoken_by=own, count=4, days_ago=10)  # its baseline: the version's first replies
     for run in range(3):
@@ -86,42 +70,48 @@ def test_an_unchanged_voice_is_not_flagged_over_three_runs(alice, emulator_ctl, 
     points = list(DriftPoint.objects.filter(voice=voice).order_by("measured_at"))
     assert len(points) == 3 and not any(p.is_out_of_band for p in points)
     assert all(p.baseline_source == "replies" and p.baseline_similarity >= 0.5 for p in points)
+    assert all(p.similarity >= 0.5 for p in points)  # the clone still sounds like its speaker
     assert not Event.objects.filter(type="voice.drift_detected").exists()
     page = staff_client.get("/admin/clones/voice/?drift=drifting").content.decode()
     assert "Ada" not in page
     assert "Ada" in staff_client.get("/admin/clones/voice/?drift=in_band").content.decode()
 
 
-def test_a_voice_whose_replies_change_speaker_is_flagged_once_with_event_badge_chart_and_rollback(
-    alice, alice_api, emulator_ctl, staff_client
+def test_a_planted_timbre_shift_is_flagged_in_one_run_with_event_badge_chart_and_rollback(
+    alice, alice_api, staff_api, emulator_ctl, run_tasks, staff_client, settings
 ):
-    voice = voice_at_provider(alice, name="Ada")
+    settings.RETRAIN_MIN_CONVERSATIONS = settings.RETRAIN_MIN_APPROVED_CLIPS = 3
+    voice = voice_of_speaker(SPEAKERS["mid"], name="Ada", owner=alice)
     hook = alice_api.post("/api/v1/webhooks/", {"url": "https://hooks.example.com/vc",
                                                 "event_types": ["voice.drift_detected"]}, format="json")
     assert hook.status_code == 201, hook.content
     v1 = voice.current_version
-    add_versions(voice, ["active"])  # v2 live, v1 archived (kept for rollback)
+    store_generated(voice, v1, replies(v1.provider_voice_id, 8), lineage_depth=1)
+    # A retrain that passes the gate: v2 goes live, and its probe set is its drift baseline.
+    run = staff_api.post("/api/v1/retrain-runs/", {"voice": str(voice.pk)}, format="json").json()
+    with run_tasks():
+        staff_api.post(f"/api/v1/retrain-runs/{run['id']}/approve/")
+    assert staff_api.post(f"/api/v1/retrain-runs/{run['id']}/promote/", {}, format="json").status_code == 200
     voice.refresh_from_db()
-    own = voice.current_version.provider_voice_id
-    store_replies(voice, spoken_by=own, count=4, days_ago=10)
-    store_replies(voice, spoken_by=own, count=3, days_ago=1)
+    v2 = voice.current_version
+    assert v2.number == 2
+    store_replies(voice, spoken_by=v2.provider_voice_id, count=4, days_ago=1)
     assert drift_monitor_run()["flagged"] == []
-    # The provider voice changes underneath (another timbre speaks the replies from now on).
-    stranger = distinct_provider_voice(own)
-    store_replies(voice, spoken_by=stranger, count=8, start=2)
+    assert DriftPoint.objects.get(voice=voice).baseline_source == "probes"
 
+    emulator_ctl.shift_timbre(v2.provider_voice_id, median_pitch_hz=-40, formant_scale=0.9)
+    store_replies(voice, spoken_by=v2.provider_voice_id, count=8, start=4)
     result = drift_monitor_run()
     point = DriftPoint.objects.filter(voice=voice).latest("measured_at")
     assert result["flagged"] == [str(voice.pk)], (point.similarity, point.baseline_similarity, point.components)
-    point = DriftPoint.objects.filter(voice=voice).latest("measured_at")
     assert point.is_out_of_band and point.baseline_similarity < 0.5
     assert "left_baseline" in [r["code"] for r in point.reasons]
     event = Event.objects.get(type="voice.drift_detected")
-    assert event.user == alice and event.voice_id == voice.pk
+    assert event.user == voice.owner and event.voice_id == voice.pk
     assert event.payload["version"] == 2 and event.payload["rollback_versions"] == [1]
     assert WebhookDelivery.objects.filter(event=event).count() == 1
-    assert [e["type"] for e in alice_api.get("/api/v1/events/?type=voice.drift_detected").json()["results"]] == [
-        "voice.drift_detected"]
+    feed = alice_api.get("/api/v1/events/?type=voice.drift_detected").json()["results"]
+    assert [e["payload"]["drift_point_id"] for e in feed] == [point.pk]
     # Still out of band the next day: no second event.
     drift_monitor_run()
     assert Event.objects.filter(type="voice.drift_detected").count() == 1
