@@ -19,6 +19,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from clones.models import Voice, VoiceVersion
+from fidelity.probes import probe_characters
 from voiceclone import provider
 from voiceclone.errors import ApplicationError
 
@@ -45,6 +46,26 @@ def _foreign_or_report(model_admin, request) -> list:
 def _report_error(model_admin, request, exc) -> None:
     text = exc.message if isinstance(exc, (ApplicationError, provider.ProviderError)) else str(exc)
     model_admin.message_user(request, text, messages.ERROR)
+
+
+def _gate_context(run) -> dict:
+    """The fidelity gate's report for the run page: numbers, reasons, a chart, override, probe players."""
+    from fidelity.charts import gate_chart_svg
+    from fidelity.gate import gate_fidelity_summary
+    from fidelity.models import GateReport
+
+    report = GateReport.objects.filter(run=run).select_related("overridden_by").first()
+    probes = []
+    if report is not None:
+        for probe in report.probes.filter(clip__isnull=False).order_by("index", "side"):
+            probes.append({"probe": probe, "audio_url": _audio_url(probe.clip_id)})
+    return {
+        "gate": report,
+        "gate_summary": gate_fidelity_summary(run),
+        "gate_metrics": (report.metrics if report else {}) or {},
+        "gate_chart": gate_chart_svg(report.metrics) if report and report.metrics else "",
+        "gate_probes": probes,
+    }
 
 
 class RetrainRunClipInline(admin.TabularInline):
@@ -173,6 +194,7 @@ class RetrainRunAdmin(admin.ModelAdmin):
                                    ((run.selection_report or {}).get("excluded") or {}).items() if v],
             "quota_snapshot": run.quota_snapshot or {},
             "cost": services.retrain_run_cost(run),
+            **_gate_context(run),
             "retrain_enabled": settings.RETRAIN_ENABLED,
             "disabled_message": services.RETRAINING_DISABLED_MESSAGE,
             "buttons": [
@@ -214,7 +236,8 @@ class RetrainRunAdmin(admin.ModelAdmin):
         calls = {
             "approve": lambda: services.retrain_run_approve(run=run, by=request.user),
             "reject": lambda: services.retrain_run_reject(run=run, by=request.user, reason=reason),
-            "promote": lambda: services.retrain_run_promote(run=run, by=request.user),
+            "promote": lambda: services.retrain_run_promote(
+                run=run, by=request.user, override_reason=request.POST.get("override_reason", "")),
             "cancel": lambda: services.retrain_run_cancel(run=run, by=request.user, reason=reason),
             "retry": lambda: services.retrain_run_retry(run=run, by=request.user),
             "rollback": lambda: services.retrain_run_rollback(run=run, by=request.user),
@@ -267,7 +290,8 @@ class RetrainRunAdmin(admin.ModelAdmin):
         rows = services.voices_eligibility()
         reclone = {e.voice_id: e for e in services.voices_eligibility(strategy=RetrainRun.Strategy.ORIGINALS_ONLY)}
         costs = services.retrain_costs_by_voice()
-        preview_chars = 2 * len(settings.RETRAIN_PREVIEW_TEXT)
+        # The next run's characters: its A/B previews and the fidelity gate's probe set, both versions.
+        preview_chars = 2 * len(settings.RETRAIN_PREVIEW_TEXT) + 2 * probe_characters()
         table = [
             {"e": row, "reclone": reclone.get(row.voice_id), "cost": costs.get(row.voice_id),
              "next_characters": preview_chars if row.is_eligible else None}

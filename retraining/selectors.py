@@ -12,7 +12,8 @@ from .models import RetrainRun, RetrainRunClip
 def retrain_run_list_for_user(*, user) -> QuerySet[RetrainRun]:
     """Every run for staff (newest first, with clip count and selected duration); nothing for others."""
     qs = RetrainRun.objects.select_related(
-        "voice", "old_version", "new_version", "proposed_by", "approved_by", "preview_old_clip", "preview_new_clip"
+        "voice", "old_version", "new_version", "proposed_by", "approved_by", "preview_old_clip", "preview_new_clip",
+        "fidelity_report__overridden_by",
     ).annotate(
         clip_count=Count("run_clips", distinct=True),
         selected_duration_s=Sum("run_clips__use_s"),

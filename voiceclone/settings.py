@@ -520,6 +520,42 @@ if not 0 <= FIDELITY_FINGERPRINT_MIN_SHARE <= 1:
 # Optional speaker encoder behind fidelity.similarity (dotted path to a class); empty = Praat features only.
 FIDELITY_SPEAKER_ENCODER = env.str("FIDELITY_SPEAKER_ENCODER", default="")
 
+def _unit_interval(name: str, value: float) -> float:
+    if not 0 <= value <= 1:
+        raise ImproperlyConfigured(f"{name} must be between 0 and 1, got {value}")
+    return value
+
+
+# The promotion gate (fidelity.gate): a candidate fails when any rule below says so, compared with the active
+# version on the same probe set (docs/fidelity.md, "Promotion gate", has the measurements behind each default).
+# Candidate similarity to the originals below this (the equal-error point of the similarity score) fails,
+# unless the active version scores no better.
+FIDELITY_GATE_MIN_SIMILARITY = _unit_interval(
+    "FIDELITY_GATE_MIN_SIMILARITY", env_float("FIDELITY_GATE_MIN_SIMILARITY", 0.5, minimum=0))
+# The candidate may score at most this much below the active version (0–1 similarity points).
+FIDELITY_GATE_MAX_SIMILARITY_DROP = _unit_interval(
+    "FIDELITY_GATE_MAX_SIMILARITY_DROP", env_float("FIDELITY_GATE_MAX_SIMILARITY_DROP", 0.25, minimum=0))
+# Speech-to-text round trip: a candidate WER above this fails when the active version does better.
+FIDELITY_GATE_MAX_WER = env_float("FIDELITY_GATE_MAX_WER", 0.15, minimum=0)
+# Prosody vs the active version: pitch range and energy range may shrink to this share at least ...
+FIDELITY_GATE_MIN_PROSODY_RATIO = _unit_interval(
+    "FIDELITY_GATE_MIN_PROSODY_RATIO", env_float("FIDELITY_GATE_MIN_PROSODY_RATIO", 0.75, minimum=0))
+# ... and the speaking rate may change by at most this share either way.
+FIDELITY_GATE_MAX_RATE_CHANGE = env_float("FIDELITY_GATE_MAX_RATE_CHANGE", 0.2, minimum=0)
+
+# The drift monitor (fidelity.drift): minutes between runs (`manage.py schedules_sync`), how many of each live
+# voice's recent stored replies it scores, from how far back, and the fewest worth scoring.
+FIDELITY_DRIFT_INTERVAL_MIN = env_int("FIDELITY_DRIFT_INTERVAL_MIN", 24 * 60, minimum=1)
+FIDELITY_DRIFT_SAMPLE_SIZE = env_int("FIDELITY_DRIFT_SAMPLE_SIZE", 8, minimum=1)
+FIDELITY_DRIFT_WINDOW_DAYS = env_int("FIDELITY_DRIFT_WINDOW_DAYS", 7, minimum=1)
+FIDELITY_DRIFT_MIN_REPLIES = env_int("FIDELITY_DRIFT_MIN_REPLIES", 3, minimum=1)
+# A voice leaves its band when its replies score below this against its version's baseline ...
+FIDELITY_DRIFT_MIN_BASELINE_SIMILARITY = _unit_interval(
+    "FIDELITY_DRIFT_MIN_BASELINE_SIMILARITY", env_float("FIDELITY_DRIFT_MIN_BASELINE_SIMILARITY", 0.5, minimum=0))
+# ... or their similarity to the originals falls more than this below the baseline's.
+FIDELITY_DRIFT_MAX_DROP = _unit_interval(
+    "FIDELITY_DRIFT_MAX_DROP", env_float("FIDELITY_DRIFT_MAX_DROP", 0.2, minimum=0))
+
 # --- Retraining runs ---------------------------------------------------------------------------------
 # The run state machine, slot planning, cleanup and reconciliation (retraining.services), and webhooks.
 

@@ -1,7 +1,7 @@
 """Shapes of the retraining API (staff only): runs, eligibility, quota, rollback input."""
 
 from django.urls import reverse
-from drf_spectacular.utils import extend_schema_serializer
+from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from retraining.models import RetrainRun, RetrainRunClip
@@ -15,6 +15,30 @@ def _audio_url(context, clip_id) -> str | None:
     return request.build_absolute_uri(reverse("api:clip-audio", args=[clip_id]))
 
 
+class GateReasonOutputSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="Stable, e.g. `similarity_dropped`, `wer_too_high`, `pitch_range_narrowed`.")
+    message = serializers.CharField(help_text="What the measurement was and which threshold it crossed.")
+
+
+class GateOverrideOutputSerializer(serializers.Serializer):
+    reason = serializers.CharField()
+    by = serializers.CharField(allow_null=True)
+    at = serializers.DateTimeField()
+
+
+class FidelityOutputSerializer(serializers.Serializer):
+    verdict = serializers.ChoiceField(choices=["pass", "fail", "pending"],
+                                      help_text="The promotion gate's verdict; `promote` refuses fail and pending.")
+    similarity = serializers.FloatField(allow_null=True, help_text="0–1: the candidate's probe set vs the originals.")
+    active_similarity = serializers.FloatField(allow_null=True,
+                                               help_text="0–1: the active version's probe set vs the originals.")
+    wer = serializers.FloatField(allow_null=True, help_text="The candidate's speech-to-text round-trip word error rate.")
+    active_wer = serializers.FloatField(allow_null=True)
+    reasons = GateReasonOutputSerializer(many=True)
+    probe_characters = serializers.IntegerField(help_text="Provider TTS characters the probe set costs (both sides).")
+    override = GateOverrideOutputSerializer(allow_null=True, help_text="A staff override: why, who, when.")
+
+
 class RetrainRunOutputSerializer(serializers.ModelSerializer):
     voice_name = serializers.CharField(source="voice.name", read_only=True)
     is_irreversible = serializers.BooleanField(read_only=True, help_text="Edit in place: no rollback possible.")
@@ -26,6 +50,7 @@ class RetrainRunOutputSerializer(serializers.ModelSerializer):
     approved_by = serializers.CharField(source="approved_by.username", read_only=True, default=None)
     preview_old_audio_url = serializers.SerializerMethodField()
     preview_new_audio_url = serializers.SerializerMethodField()
+    fidelity = serializers.SerializerMethodField()
     cost = serializers.SerializerMethodField(
         help_text='Provider cost: {"estimate": {"tts_characters", "voice_slots", "items": [...]} (at proposal), '
                   '"actual": {"tts_characters", "items", "is_complete"}} (characters the provider reported).'
@@ -35,7 +60,7 @@ class RetrainRunOutputSerializer(serializers.ModelSerializer):
         model = RetrainRun
         fields = [
             "id", "voice", "voice_name", "state", "strategy", "is_irreversible", "clip_count", "total_duration_s",
-            "cost", "old_version", "new_version", "preview_old_audio_url", "preview_new_audio_url", "waiting_reason",
+            "cost", "fidelity", "old_version", "new_version", "preview_old_audio_url", "preview_new_audio_url", "waiting_reason",
             "failure_code", "failure_message", "quota_snapshot", "proposed_by", "approved_by", "approved_at",
             "started_at", "finished_at", "attempt_count", "created_at", "updated_at",
         ]
@@ -49,6 +74,12 @@ class RetrainRunOutputSerializer(serializers.ModelSerializer):
         from retraining.services import retrain_run_cost
 
         return retrain_run_cost(obj)
+
+    @extend_schema_field(FidelityOutputSerializer)
+    def get_fidelity(self, obj) -> dict:
+        from fidelity.gate import gate_fidelity_summary
+
+        return gate_fidelity_summary(obj)
 
     def get_preview_old_audio_url(self, obj) -> str | None:
         return _audio_url(self.context, obj.preview_old_clip_id) if obj.preview_old_clip_id else None
@@ -127,6 +158,14 @@ class RetrainRunCreateInputSerializer(serializers.Serializer):
 
 class RetrainRunReasonInputSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+class RetrainRunPromoteInputSerializer(serializers.Serializer):
+    override_reason = serializers.CharField(
+        max_length=2000, required=False, allow_blank=True, default="",
+        help_text="Staff only: promote although the fidelity gate failed (or is still measuring); recorded with "
+                  "who and when, emitted as `retrain.gate_overridden`.",
+    )
 
 
 class RetrainRunFilterInputSerializer(QueryParametersSerializer):

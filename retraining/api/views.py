@@ -16,7 +16,7 @@ from clones.selectors import voice_get_for_user
 from retraining import selectors, services
 from retraining.models import RetrainRun
 from voiceclone.api import CreatedCursorPagination
-from voiceclone.openapi import PROVIDER_ERRORS
+from voiceclone.openapi import PROVIDER_ERRORS, error
 
 from .serializers import (
     CleanupOutputSerializer,
@@ -27,6 +27,7 @@ from .serializers import (
     RetrainRunDetailOutputSerializer,
     RetrainRunFilterInputSerializer,
     RetrainRunOutputSerializer,
+    RetrainRunPromoteInputSerializer,
     RetrainRunReasonInputSerializer,
     VersionDeleteOutputSerializer,
 )
@@ -137,11 +138,23 @@ class RetrainRunViewSet(viewsets.GenericViewSet):
         run = services.retrain_run_retry(run=self._get(request, pk), by=request.user)
         return self._detail(request, run, code=status.HTTP_202_ACCEPTED)
 
-    @extend_schema(summary="Promote a candidate: the voice speaks with the new version from its next reply (staff)",
-                   request=None, responses={200: RetrainRunDetailOutputSerializer, 409: INVALID_STATE, **PROVIDER_ERRORS})
+    @extend_schema(
+        summary="Promote a candidate: the voice speaks with the new version from its next reply (staff)",
+        description="Refused with 409 `fidelity_gate_failed` (`extra.reasons`) when the fidelity gate failed the "
+                    "candidate, or `fidelity_gate_pending` while it is still measuring, unless staff send "
+                    "`override_reason` (recorded, emitted as `retrain.gate_overridden`).",
+        request=RetrainRunPromoteInputSerializer,
+        responses={200: RetrainRunDetailOutputSerializer,
+                   409: error("`invalid_state`, `fidelity_gate_failed` (with `extra.reasons`) or "
+                              "`fidelity_gate_pending`"),
+                   **PROVIDER_ERRORS},
+    )
     @action(detail=True, methods=["post"])
     def promote(self, request, pk=None):
-        run = services.retrain_run_promote(run=self._get(request, pk), by=request.user)
+        run = self._get(request, pk)
+        serializer = RetrainRunPromoteInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        run = services.retrain_run_promote(run=run, by=request.user, **serializer.validated_data)
         return self._detail(request, run)
 
     @extend_schema(summary="Roll a promoted run back: re-activate the version it replaced (staff)", request=None,

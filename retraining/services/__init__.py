@@ -72,6 +72,7 @@ from .runs import (  # noqa: F401
     retrain_run_cancel,
     retrain_run_execute,
     retrain_run_promote,
+    retrain_run_promotion_check,
     retrain_run_propose,
     retrain_run_reject,
     retrain_run_retry,

@@ -6,6 +6,8 @@ holds a custom-voice slot (`voice_limit`). So a run's estimate lists:
 - **previews**: the A/B sentence (`RETRAIN_PREVIEW_TEXT`) spoken by the active and the candidate version,
   two TTS requests, charged per character;
 - **uploads**: the files, seconds and estimated bytes of the instant-clone upload (0 characters);
+- **fidelity_probes**: the promotion gate's probe set (fidelity.probes) spoken by the candidate and the
+  active version, charged per character (not for edit in place, which never becomes a candidate);
 - **voice slots**: 1 for a run that clones a new provider voice (recreate, originals-only), 0 for edit
   in place.
 
@@ -22,6 +24,8 @@ from django.db.models import Count, Q, QuerySet, Sum
 
 from clones.models import ClipSample, Voice
 from clones.services.selection import Selection
+from fidelity.models import GateProbe
+from fidelity.probes import PROBE_SENTENCES, probe_characters
 from retraining.models import RetrainRun
 
 PREVIEW_REQUESTS = 2  # the active version and the candidate (edit in place: before and after)
@@ -46,6 +50,13 @@ def retrain_run_cost_estimate(*, strategy: str, selection: Selection) -> dict:
             "characters": 0,
         },
     ]
+    if strategy != RetrainRun.Strategy.EDIT_IN_PLACE:
+        items.insert(1, {
+            "kind": "fidelity_probes",
+            "description": "fidelity gate probe set, spoken by the candidate and the active version",
+            "requests": PREVIEW_REQUESTS * len(PROBE_SENTENCES),
+            "characters": PREVIEW_REQUESTS * probe_characters(),
+        })
     return {
         "tts_characters": sum(item["characters"] for item in items),
         "voice_slots": 0 if strategy == RetrainRun.Strategy.EDIT_IN_PLACE else 1,
@@ -54,23 +65,31 @@ def retrain_run_cost_estimate(*, strategy: str, selection: Selection) -> dict:
 
 
 def retrain_run_cost_actual(run: RetrainRun) -> dict:
-    """What the run has cost so far: characters the provider reported for its previews, bytes uploaded.
+    """What the run has cost so far: characters the provider reported for its previews and its fidelity
+    probes, bytes uploaded.
 
-    `is_complete` is true once every preview the run renders is stored with its reported cost.
+    `is_complete` is true once every preview (and, for a run that makes a candidate, every probe) the run
+    renders is stored with its reported cost.
     """
     previews = [clip for clip in (run.preview_old_clip, run.preview_new_clip) if clip is not None and clip.file]
     reported = [clip.character_cost for clip in previews if clip.character_cost is not None]
+    probe_costs = list(
+        ClipSample.objects.filter(pk__in=GateProbe.objects.filter(report__run_id=run.pk).values("clip_id"))
+        .exclude(file="").exclude(character_cost=None).values_list("character_cost", flat=True)
+    )
+    probes_expected = 0 if run.strategy == RetrainRun.Strategy.EDIT_IN_PLACE else PREVIEW_REQUESTS * len(PROBE_SENTENCES)
     if hasattr(run, "uploaded_files"):  # annotated by retraining.selectors
         uploaded = {"files": run.uploaded_files, "bytes": run.uploaded_bytes}
     else:
         uploaded = run.run_clips.exclude(upload_sha256="").aggregate(files=Count("pk"), bytes=Sum("upload_bytes"))
+    items = [{"kind": "previews", "requests": len(previews), "characters": sum(reported)}]
+    if probes_expected:
+        items.append({"kind": "fidelity_probes", "requests": len(probe_costs), "characters": sum(probe_costs)})
+    items.append({"kind": "upload", "files": uploaded["files"] or 0, "bytes": uploaded["bytes"] or 0, "characters": 0})
     return {
-        "tts_characters": sum(reported),
-        "items": [
-            {"kind": "previews", "requests": len(previews), "characters": sum(reported)},
-            {"kind": "upload", "files": uploaded["files"] or 0, "bytes": uploaded["bytes"] or 0, "characters": 0},
-        ],
-        "is_complete": len(reported) == PREVIEW_REQUESTS,
+        "tts_characters": sum(reported) + sum(probe_costs),
+        "items": items,
+        "is_complete": len(reported) == PREVIEW_REQUESTS and len(probe_costs) >= probes_expected,
     }
 
 
@@ -90,6 +109,7 @@ def retrain_costs_by_voice(*, voices: QuerySet[Voice] | None = None) -> dict[str
         row["estimated_characters"] += int((run.cost_estimate or {}).get("tts_characters") or 0)
     preview_ids = runs.values_list("preview_old_clip_id", "preview_new_clip_id")
     ids = [pk for pair in preview_ids for pk in pair if pk is not None]
+    ids += [pk for pk in GateProbe.objects.filter(report__run__in=runs).values_list("clip_id", flat=True) if pk]
     actual = (
         ClipSample.objects.filter(pk__in=ids, source=ClipSample.Source.PREVIEW)
         .values("voice_id")

@@ -40,6 +40,8 @@ from voiceclone.events.models import Event
 from voiceclone.events.services import event_emit
 from voiceclone.leases import lease_heartbeat
 
+from fidelity.gate import gate_override_record, gate_promotion_check, gate_report_start, gate_reports_resume
+
 from .cleanup import free_one_slot, version_deletion_request
 from voiceclone.background import enqueue_on_commit
 from .cost import retrain_run_cost_estimate
@@ -250,20 +252,35 @@ def retrain_run_retry(*, run: RetrainRun, by=None) -> RetrainRun:
 # --- promotion and rollback -----------------------------------------------------------------------------
 
 
-def retrain_run_promote(*, run: RetrainRun, by=None) -> RetrainRun:
+def retrain_run_promotion_check(*, run: RetrainRun, override_reason: str = "", by=None) -> bool:
+    """Everything that must hold for `run` to be promoted, in one place (called before the provider check and
+    again under the lock). Raises InvalidState unless the run is a candidate with its version and its voice
+    is ready (consent not revoked, not disabled); the fidelity gate's refusals (fidelity.gate.gate_promotion_check: FidelityGateFailed / FidelityGatePending, 409,
+    unless staff override with a reason). Returns True when a staff override lets the run through (the
+    caller records it), False when nothing needs overriding."""
+    if run.state != State.CANDIDATE or run.new_version_id is None:
+        raise InvalidState(f"Only a candidate can be promoted; run #{run.pk} is {run.state}.")
+    if run.voice.status != Voice.Status.READY:  # consent revoked or the voice disabled
+        raise InvalidState(f"The voice is {run.voice.status}; only a ready voice's candidate can be promoted.")
+    return gate_promotion_check(run=run, override_reason=override_reason, by=by)
+
+
+def retrain_run_promote(*, run: RetrainRun, by=None, override_reason: str = "") -> RetrainRun:
     """candidate → promoted: in one transaction swap `Voice.current_version` to the candidate, archive the
     old version, mark the run's clips used (run state promoted), write `voice.version_promoted` and
     `retrain.promoted`. The Voice id never changes; the next reply speaks with the new version, and a reply
     already speaking with the old one finishes (the old provider voice is only archived).
 
+    The fidelity gate must have passed the candidate; staff may promote a failing (or still pending)
+    candidate with `override_reason`, which is recorded (who, when, why), emitted as
+    `retrain.gate_overridden` and audited.
+
     Raises InvalidState unless the run is a candidate whose provider voice still exists (checked first),
-    ProviderError when the provider cannot say.
+    FidelityGateFailed / FidelityGatePending (409) / OverrideNotAllowed (403), ProviderError when the
+    provider cannot say.
     """
     current = RetrainRun.objects.select_related("new_version", "voice").get(pk=run.pk)
-    if current.state != State.CANDIDATE or current.new_version is None:
-        raise InvalidState(f"Only a candidate can be promoted; run #{current.pk} is {current.state}.")
-    if current.voice.status != Voice.Status.READY:
-        raise InvalidState(f"The voice is {current.voice.status}; only a ready voice's candidate can be promoted.")
+    retrain_run_promotion_check(run=current, override_reason=override_reason, by=by)
     try:
         provider.get_voice(voice_id=current.new_version.provider_voice_id)
     except provider.VoiceNotFound:
@@ -273,11 +290,10 @@ def retrain_run_promote(*, run: RetrainRun, by=None) -> RetrainRun:
 
     with transaction.atomic():
         voice = Voice.objects.select_for_update().get(pk=current.voice_id)
-        if voice.status != Voice.Status.READY:  # revoked or disabled meanwhile
-            raise InvalidState(f"The voice is {voice.status}; only a ready voice's candidate can be promoted.")
         locked = _locked(current)
-        if locked.state != State.CANDIDATE:
-            raise InvalidState(f"Only a candidate can be promoted; run #{locked.pk} is {locked.state}.")
+        locked.voice = voice  # the row just locked: revoked or disabled meanwhile shows here
+        if retrain_run_promotion_check(run=locked, override_reason=override_reason, by=by):
+            gate_override_record(run=locked, by=by, reason=override_reason)
         new = VoiceVersion.objects.select_for_update().get(pk=locked.new_version_id)
         now = timezone.now()
         old = None
@@ -557,6 +573,8 @@ def _finish(run: RetrainRun, state: str, event_type: str, *, voice_event: dict |
         run = RetrainRun.objects.select_related("voice__owner", "new_version").get(pk=run.pk)
         version = run.new_version
         _emit(run, event_type, version=version.number if version else None)
+        if state == State.CANDIDATE:
+            gate_report_start(run=run)  # the fidelity gate measures the candidate in the background
         if voice_event is not None:
             event_emit(type=Event.Type.VOICE_VERSION_PROMOTED, user=run.voice.owner, voice=run.voice,
                        payload={**voice_event, "run_id": run.pk})
@@ -846,4 +864,5 @@ def retrain_runs_sweep(*, now=None) -> dict:
     for pk in lost:
         async_task(EXECUTE_TASK, pk)
     resumed = retrain_runs_resume()
-    return {"re_enqueued": stale + lost, "resumed": resumed}
+    gates = gate_reports_resume(now=now)
+    return {"re_enqueued": stale + lost, "resumed": resumed, "gates_re_enqueued": gates}

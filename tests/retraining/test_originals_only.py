@@ -4,6 +4,7 @@ import pytest
 from django.conf import settings
 
 from clones.models import ClipSample, Voice
+from fidelity.probes import probe_characters
 from retraining.models import RetrainRun
 
 from .helpers import add_conversations, run_creates, voice_at_provider
@@ -37,12 +38,13 @@ def test_a_fresh_voice_without_conversations_is_recloned_from_its_originals_unde
     assert run["strategy"] == "originals_only" and run["state"] == "proposed"
     assert [c["clip"] for c in run["clips"]] == [c.pk for c in originals]
     assert {c["role"] for c in run["clips"]} == {"original"}
-    # The cost is known before approval: two preview renderings, no characters for the upload, one slot.
+    # The cost is known before approval: two preview renderings, the fidelity gate's probe set spoken by both
+    # versions, no characters for the upload, one slot.
     estimate = run["cost"]["estimate"]
-    assert estimate["tts_characters"] == 2 * len(settings.RETRAIN_PREVIEW_TEXT)
+    assert estimate["tts_characters"] == 2 * len(settings.RETRAIN_PREVIEW_TEXT) + 2 * probe_characters()
     assert estimate["voice_slots"] == 1
-    assert {i["kind"]: i["characters"] for i in estimate["items"]} == {"previews": estimate["tts_characters"],
-                                                                       "upload": 0}
+    assert {i["kind"]: i["characters"] for i in estimate["items"]} == {
+        "previews": 2 * len(settings.RETRAIN_PREVIEW_TEXT), "fidelity_probes": 2 * probe_characters(), "upload": 0}
     assert run["cost"]["actual"]["tts_characters"] == 0
 
     before = characters_used(emulator_ctl)
@@ -114,7 +116,7 @@ def test_the_admin_offers_a_reclone_and_shows_the_cost(client, staff, emulator_c
     assert response["Location"] == f"/admin/retraining/retrainrun/{run.pk}/change/"
     assert run.strategy == RetrainRun.Strategy.ORIGINALS_ONLY
     page = client.get(response["Location"]).content.decode()
-    chars = 2 * len(settings.RETRAIN_PREVIEW_TEXT)
+    chars = 2 * len(settings.RETRAIN_PREVIEW_TEXT) + 2 * probe_characters()  # A/B previews, fidelity probes
     assert f"Estimated before approval: {chars} characters" in page
     assert "Re-clone from the speaker's original recordings only" in page
     listing = client.get("/admin/retraining/retrainrun/").content.decode()

@@ -15,6 +15,7 @@ EXPECTED = {
     "retraining.tasks.archived_voices_cleanup": 60,
     "retraining.tasks.provider_reconcile": 60,
     "voiceclone.events.tasks.webhook_deliveries_sweep": 1,
+    "fidelity.tasks.drift_monitor_run": 24 * 60,
 }
 
 
@@ -33,7 +34,7 @@ def test_the_scheduled_tasks_run_on_an_empty_account(emulator_ctl):
 
     assert tasks.retrain_scan() == {"proposed_run_ids": [], "ineligible": {}, "voices_checked": 0,
                                     "is_disabled": False}
-    assert tasks.retrain_runs_sweep() == {"re_enqueued": [], "resumed": []}
+    assert tasks.retrain_runs_sweep() == {"re_enqueued": [], "resumed": [], "gates_re_enqueued": []}
     assert tasks.archived_voices_cleanup() == {"deleted": [], "failed": []}
     assert tasks.provider_reconcile()["is_clean"] is True
     assert event_tasks.webhook_deliveries_sweep() == 0

@@ -27,6 +27,9 @@ class Event(models.Model):
         RETRAIN_REJECTED = "retrain.rejected", "Retrain rejected"
         RETRAIN_CANCELLED = "retrain.cancelled", "Retrain cancelled"
         RETRAIN_FAILED = "retrain.failed", "Retrain failed"
+        RETRAIN_GATE_EVALUATED = "retrain.gate_evaluated", "Retrain fidelity gate evaluated"
+        RETRAIN_GATE_OVERRIDDEN = "retrain.gate_overridden", "Retrain fidelity gate overridden"
+        VOICE_DRIFT_DETECTED = "voice.drift_detected", "Voice drift detected"
 
     type = models.CharField(max_length=64, choices=Type.choices, db_index=True)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="events")

@@ -15,6 +15,8 @@ SCHEDULES = {
     "retrain runs: slot re-check and sweep": ("retraining.tasks.retrain_runs_sweep", settings.RETRAIN_SLOT_RECHECK_MIN),
     "archived voices cleanup": ("retraining.tasks.archived_voices_cleanup", settings.ARCHIVED_VOICES_CLEANUP_INTERVAL_MIN),
     "provider reconciliation report": ("retraining.tasks.provider_reconcile", settings.PROVIDER_RECONCILE_INTERVAL_MIN),
+    # Clone fidelity (issue 10): score each live voice's recent replies against its originals and baseline.
+    "fidelity drift monitor": ("fidelity.tasks.drift_monitor_run", settings.FIDELITY_DRIFT_INTERVAL_MIN),
     "webhook redelivery sweep": ("voiceclone.events.tasks.webhook_deliveries_sweep",
                                  settings.WEBHOOK_REDELIVERY_INTERVAL_MIN),
 }

@@ -1,0 +1,139 @@
+"""The drift monitor: each live voice's recent stored replies scored against its originals and its version's
+baseline, a time series per voice, `voice.drift_detected` when a voice leaves its band, a badge, a filter and
+a chart in the admin, and a rollback offered there."""
+
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+from django_q.models import Schedule
+
+from clones.models import ClipSample, Voice, VoiceVersion
+from fidelity.models import DriftPoint
+from fidelity.tasks import drift_monitor_run
+from tests.factories import ClipSampleFactory
+from tests.retraining.helpers import voice_at_provider
+
+from .lineage import SPEAKERS, replies, store_generated, voice_of_speaker
+from voiceclone import provider
+from voiceclone.events.models import Event, WebhookDelivery
+
+pytestmark = pytest.mark.django_db
+
+SENTENCES = [
+    "I baked three loaves of rye bread this morning before the shop opened.",
+    "The weather in Leeds has been grey all week, but the kitchen stays warm.",
+    "Would you like the recipe for the lemon drizzle cake we talked about?",
+    "My grandmother always said that patience is the secret ingredient.",
+    "On Sundays we close early and walk along the canal with the dog.",
+    "Cinnamon buns sell out first, usually before ten o'clock.",
+    "I once burned a whole tray of scones because I was reading a novel.",
+    "Sourdough needs a starter that you feed every single day.",
+]
+
+
+@pytest.fixture
+def staff_client(client, staff):
+    client.force_login(staff)
+    return client
+
+
+def store_replies(voice, *, spoken_by: str, count: int, days_ago: float = 0.0, start: int = 0) -> list[ClipSample]:
+    """Replies of the voice's current version as the chat stores them: rendered by the provider voice
+    `spoken_by` (the version's own, unless a test makes the provider change underneath)."""
+    clips = []
+    for i in range(count):
+        text = SENTENCES[(start + i) % len(SENTENCES)]
+        audio = provider.tts(voice_id=spoken_by, text=text).audio
+        clip = ClipSampleFactory(voice=voice, version=voice.current_version, text=text, audio=audio)
+        ClipSample.objects.filter(pk=clip.pk).update(
+            created_at=timezone.now() - timedelta(days=days_ago, minutes=len(clips) + 1))
+        clips.append(clip)
+    return clips
+
+
+def test_drift_monitor_is_scheduled_daily_by_default():
+    call_command("schedules_sync")
+    schedule = Schedule.objects.get(func="fidelity.tasks.drift_monitor_run")
+    assert schedule.minutes == 24 * 60 and schedule.repeats == -1
+
+
+def test_an_unchanged_voice_is_not_flagged_over_three_runs(emulator_ctl, staff_client):
+    voice = voice_of_speaker(SPEAKERS["mid"], name="Ada")
+    own = voice.current_version.provider_voice_id
+    store_replies(voice, spoken_by=own, count=4, days_ago=10)  # its baseline: the version's first replies
+    for run in range(3):
+        store_replies(voice, spoken_by=own, count=3, start=3 * run + 1)
+        result = drift_monitor_run()
+        assert str(voice.pk) in result["checked"] and result["flagged"] == []
+    points = list(DriftPoint.objects.filter(voice=voice).order_by("measured_at"))
+    assert len(points) == 3 and not any(p.is_out_of_band for p in points)
+    assert all(p.baseline_source == "replies" and p.baseline_similarity >= 0.5 for p in points)
+    assert all(p.similarity >= 0.5 for p in points)  # the clone still sounds like its speaker
+    assert not Event.objects.filter(type="voice.drift_detected").exists()
+    page = staff_client.get("/admin/clones/voice/?drift=drifting").content.decode()
+    assert "Ada" not in page
+    assert "Ada" in staff_client.get("/admin/clones/voice/?drift=in_band").content.decode()
+
+
+def test_a_planted_timbre_shift_is_flagged_in_one_run_with_event_badge_chart_and_rollback(
+    alice, alice_api, staff_api, emulator_ctl, run_tasks, staff_client, settings
+):
+    settings.RETRAIN_MIN_CONVERSATIONS = settings.RETRAIN_MIN_APPROVED_CLIPS = 3
+    voice = voice_of_speaker(SPEAKERS["mid"], name="Ada", owner=alice)
+    hook = alice_api.post("/api/v1/webhooks/", {"url": "https://hooks.example.com/vc",
+                                                "event_types": ["voice.drift_detected"]}, format="json")
+    assert hook.status_code == 201, hook.content
+    v1 = voice.current_version
+    store_generated(voice, v1, replies(v1.provider_voice_id, 8), lineage_depth=1)
+    # A retrain that passes the gate: v2 goes live, and its probe set is its drift baseline.
+    run = staff_api.post("/api/v1/retrain-runs/", {"voice": str(voice.pk)}, format="json").json()
+    with run_tasks():
+        staff_api.post(f"/api/v1/retrain-runs/{run['id']}/approve/")
+    assert staff_api.post(f"/api/v1/retrain-runs/{run['id']}/promote/", {}, format="json").status_code == 200
+    voice.refresh_from_db()
+    v2 = voice.current_version
+    assert v2.number == 2
+    store_replies(voice, spoken_by=v2.provider_voice_id, count=4, days_ago=1)
+    assert drift_monitor_run()["flagged"] == []
+    assert DriftPoint.objects.get(voice=voice).baseline_source == "probes"
+
+    emulator_ctl.shift_timbre(v2.provider_voice_id, median_pitch_hz=-40, formant_scale=0.9)
+    store_replies(voice, spoken_by=v2.provider_voice_id, count=8, start=4)
+    result = drift_monitor_run()
+    point = DriftPoint.objects.filter(voice=voice).latest("measured_at")
+    assert result["flagged"] == [str(voice.pk)], (point.similarity, point.baseline_similarity, point.components)
+    assert point.is_out_of_band and point.baseline_similarity < 0.5
+    assert "left_baseline" in [r["code"] for r in point.reasons]
+    event = Event.objects.get(type="voice.drift_detected")
+    assert event.user == voice.owner and event.voice_id == voice.pk
+    assert event.payload["version"] == 2 and event.payload["rollback_versions"] == [1]
+    assert WebhookDelivery.objects.filter(event=event).count() == 1
+    feed = alice_api.get("/api/v1/events/?type=voice.drift_detected").json()["results"]
+    assert [e["payload"]["drift_point_id"] for e in feed] == [point.pk]
+    # Still out of band the next day: no second event.
+    drift_monitor_run()
+    assert Event.objects.filter(type="voice.drift_detected").count() == 1
+
+    listing = staff_client.get("/admin/clones/voice/?drift=drifting").content.decode()
+    assert "Ada" in listing and "drift-badge" in listing
+    page = staff_client.get(f"/admin/clones/voice/{voice.pk}/change/").content.decode()
+    assert 'id="drift-flag"' in page and '<svg id="fidelity-drift-chart"' in page
+    rollback = f"/admin/fidelity/driftpoint/rollback/{voice.pk}/1/"
+    assert f'formaction="{rollback}"' in page
+    staff_client.post(rollback)
+    voice.refresh_from_db()
+    assert voice.current_version_id == v1.pk
+    assert VoiceVersion.objects.get(voice=voice, number=2).state == VoiceVersion.State.ARCHIVED
+    assert Event.objects.filter(type="voice.version_rolled_back", voice=voice).exists()
+
+
+def test_voices_without_enough_recent_replies_are_skipped(alice, emulator_ctl):
+    voice = voice_at_provider(alice, name="Quiet")
+    store_replies(voice, spoken_by=voice.current_version.provider_voice_id, count=2)
+    result = drift_monitor_run()
+    assert "measurable recent replies" in result["skipped"][str(voice.pk)]
+    assert not DriftPoint.objects.filter(voice=voice).exists()
+    Voice.objects.filter(pk=voice.pk).update(status=Voice.Status.DISABLED)
+    assert str(voice.pk) not in drift_monitor_run()["skipped"]
