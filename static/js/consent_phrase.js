@@ -65,5 +65,8 @@
     });
   }
 
-  Array.prototype.forEach.call(document.querySelectorAll("[data-consent-phrase]"), setup);
+  window.consentPhraseSetup = function (root) {
+    Array.prototype.forEach.call((root || document).querySelectorAll("[data-consent-phrase]"), setup);
+  };
+  window.consentPhraseSetup(document);
 })();

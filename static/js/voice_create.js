@@ -47,22 +47,30 @@
     var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("voice-create");
     var oldForm = document.getElementById("voice-create-form");
     if (!fresh || !oldForm) return;
-    var oldFiles = oldForm.querySelector("input[type=file]");
-    var newFiles = fresh.querySelector("input[type=file]");
-    if (oldFiles && newFiles) {
+    Array.prototype.forEach.call(oldForm.querySelectorAll("input[type=file]"), function (oldFiles) {
+      var newFiles = fresh.querySelector('input[type=file][name="' + oldFiles.name + '"]');
+      if (!newFiles) return;
       // Keep the server's error wiring (aria-describedby / aria-invalid) on the kept input.
       ["aria-describedby", "aria-invalid"].forEach(function (name) {
         if (newFiles.hasAttribute(name)) oldFiles.setAttribute(name, newFiles.getAttribute(name));
         else oldFiles.removeAttribute(name);
       });
       newFiles.replaceWith(oldFiles);
+    });
+    // The consent phrase the speaker recorded stays (consent_phrase.js binds the fresh block again).
+    var oldPhrase = oldForm.querySelector("[data-consent-phrase]");
+    var newPhrase = fresh.querySelector("[data-consent-phrase]");
+    if (oldPhrase && newPhrase) {
+      newPhrase.querySelector("[data-phrase-text]").textContent = oldPhrase.querySelector("[data-phrase-text]").textContent;
+      newPhrase.querySelector("[data-phrase-token]").value = oldPhrase.querySelector("[data-phrase-token]").value;
     }
     container.replaceChildren.apply(container, Array.prototype.slice.call(fresh.childNodes));
     var form = document.getElementById("voice-create-form");
     bind(form);
+    if (window.consentPhraseSetup) window.consentPhraseSetup(form);
     var firstError = container.querySelector(".form-errors, .field--error");
     if (firstError) {
-      var control = firstError.querySelector("input, textarea, select");
+      var control = firstError.querySelector("input:not([type=hidden]), textarea, select");
       (control || firstError).focus();
       firstError.scrollIntoView({ block: "center" });
     }

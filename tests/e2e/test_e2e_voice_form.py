@@ -29,7 +29,15 @@ def fill_form(page, tmp_path, files: dict[str, bytes]):
         paths.append(str(path))
     page.locator("#id_name").fill("Grandma Ada")
     page.locator("#id_persona").fill("You are Ada, a cheerful baker from Leeds.")
+    page.locator("#id_speaker_name").fill("Ada Lovelace")
     page.set_input_files(FILES, paths)
+    # The consent phrase names the speaker and the voice: it arrives once both are typed; then the
+    # speaker's recording of it is chosen (docs/consent.md).
+    expect(page.locator("[data-phrase-text]")).to_contain_text("called Grandma Ada")
+    expect(page.locator("[data-phrase-token]")).not_to_have_value("")
+    consent = tmp_path / "consent.wav"
+    consent.write_bytes(wav_bytes(3, seed=9))
+    page.set_input_files("#create_consent_recording", str(consent))
 
 
 def test_forgotten_consent_keeps_the_chosen_recordings(page, login, alice, emulator_ctl, tmp_path,
@@ -54,6 +62,8 @@ def test_forgotten_consent_keeps_the_chosen_recordings(page, login, alice, emula
     page.wait_for_url("**/voices/*-*/")
     expect(page.get_by_role("status").first).to_contain_text("Your voice is being created")
     voice = Voice.objects.get(owner=alice)
+    # The phrase and the recording survived the refused first attempt.
+    assert "called Grandma Ada" in voice.consents.get().phrase and voice.consents.get().statement_file
     originals = voice.clips.filter(source=ClipSample.Source.ORIGINAL).order_by("original_filename")
     assert [c.original_filename for c in originals] == ["one.wav", "two.wav"]
 
