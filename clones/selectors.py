@@ -97,6 +97,21 @@ def clip_is_used_expression():
     return Exists(RetrainRunClip.objects.filter(clip=OuterRef("pk"), run__state__in=USED_RUN_STATES))
 
 
+def clip_is_used_annotation():
+    """The same answer as `clip_is_used_expression()`, shaped for a column of a page of rows: a scalar
+    subquery with LIMIT 1, evaluated for each row the page returns. As an EXISTS in the select list,
+    PostgreSQL hashes every promoted run link first (175 ms at a million clips, 26 ms this way; issue 13).
+    Filters keep the EXISTS, which PostgreSQL turns into a (anti-)join."""
+    from django.db.models import BooleanField, ExpressionWrapper, IntegerField, OuterRef, Subquery
+    from django.db.models.lookups import IsNull
+
+    from retraining.models import RetrainRunClip
+
+    first = RetrainRunClip.objects.filter(clip=OuterRef("pk"), run__state__in=USED_RUN_STATES).values("pk")[:1]
+    return ExpressionWrapper(IsNull(Subquery(first, output_field=IntegerField()), False),
+                             output_field=BooleanField())
+
+
 def clip_ids_used_by_voice(*, voice) -> QuerySet:
     """Subquery: ids of the clips `voice`'s promoted runs used (for `pk__in`; hashed once by PostgreSQL).
     A run holds clips of its own voice only, so these are all of the voice's used clips."""
@@ -144,7 +159,7 @@ def clip_queryset_with_usage(qs: QuerySet[ClipSample] | None = None, *, with_is_
     hash every promoted run link on each page (issue 13)."""
     qs = ClipSample.objects.all() if qs is None else qs
     qs = qs.annotate(used_in_runs=clip_run_count_expression())
-    return qs.annotate(is_used=clip_is_used_expression()) if with_is_used else qs
+    return qs.annotate(is_used=clip_is_used_annotation()) if with_is_used else qs
 
 
 def clip_filter(qs: QuerySet[ClipSample], filters: dict) -> QuerySet[ClipSample]:
