@@ -10,6 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from clones.models import ClipSample, Voice
 from conversations import services as conversation_services
 from conversations.models import Conversation, Message
+from tests.served_audio import served
 from voiceclone import provider
 from voiceclone.events.models import Event
 
@@ -21,12 +22,6 @@ def send_text(api, conversation_id, text, run):
         response = api.post(f"/api/v1/conversations/{conversation_id}/messages/", {"text": text}, format="json")
     assert response.status_code == 202, response.content
     return response.json()
-
-
-def audio_body(response) -> bytes:
-    if response.streaming:
-        return b"".join(response.streaming_content)
-    return response.content
 
 
 def test_text_and_voice_turns_are_all_spoken_and_stored(alice_api, alice_voice, alice_conversation, run_tasks):
@@ -67,10 +62,10 @@ def test_text_and_voice_turns_are_all_spoken_and_stored(alice_api, alice_voice, 
         assert clip.provider_request_id
         decoded, rate = sf.read(io.BytesIO(stored))
         assert len(decoded) / rate == pytest.approx(clip.duration_s, abs=0.1)
-        served = alice_api.get(f"/api/v1/messages/{message_id}/audio")
-        assert served.status_code == 200
-        assert served["Content-Type"] == "audio/mpeg"
-        assert audio_body(served) == stored
+        answer = served(alice_api.get(f"/api/v1/messages/{message_id}/audio"))
+        assert answer.status == 200
+        assert answer.headers["content-type"] == "audio/mpeg"
+        assert answer.body == stored
 
     voice_message = Message.objects.get(pk=turns[3]["user_message"]["id"])
     assert voice_message.text == "What flour do you use?"
@@ -84,12 +79,13 @@ def test_text_and_voice_turns_are_all_spoken_and_stored(alice_api, alice_voice, 
 def test_audio_endpoint_honours_range_requests(alice_api, alice_conversation, run_tasks):
     turn = send_text(alice_api, alice_conversation, "Tell me a story.", run_tasks)
     url = f"/api/v1/messages/{turn['assistant_message']['id']}/audio"
-    whole = audio_body(alice_api.get(url))
-    partial = alice_api.get(url, HTTP_RANGE="bytes=10-99")
-    assert partial.status_code == 206
-    assert partial["Content-Range"] == f"bytes 10-99/{len(whole)}"
-    assert partial.content == whole[10:100]
-    assert alice_api.get(url, HTTP_RANGE=f"bytes={len(whole) + 5}-").status_code == 416
+    whole = served(alice_api.get(url)).body
+    partial = served(alice_api.get(url, HTTP_RANGE="bytes=10-99"), range_header="bytes=10-99")
+    assert partial.status == 206
+    assert partial.headers["content-range"] == f"bytes 10-99/{len(whole)}"
+    assert partial.body == whole[10:100]
+    beyond = f"bytes={len(whole) + 5}-"
+    assert served(alice_api.get(url, HTTP_RANGE=beyond), range_header=beyond).status == 416
 
 
 def test_another_user_gets_404_for_everything(alice_api, bob_api, alice_voice, alice_conversation, run_tasks):
@@ -114,7 +110,7 @@ def test_another_user_gets_404_for_everything(alice_api, bob_api, alice_voice, a
 def test_staff_can_read_and_listen_but_not_talk(staff_api, alice_api, alice_conversation, run_tasks):
     turn = send_text(alice_api, alice_conversation, "Hello!", run_tasks)
     message_id = turn["assistant_message"]["id"]
-    assert staff_api.get(f"/api/v1/messages/{message_id}/audio").status_code == 200
+    assert served(staff_api.get(f"/api/v1/messages/{message_id}/audio")).status == 200
     assert staff_api.post(f"/api/v1/conversations/{alice_conversation}/messages/", {"text": "hi"},
                           format="json").status_code == 404
 

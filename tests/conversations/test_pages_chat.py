@@ -7,6 +7,7 @@ from django.utils.html import escape
 from clones.models import Voice
 from conversations import services as conversation_services
 from conversations.models import Conversation, Message
+from tests.served_audio import served
 
 pytestmark = pytest.mark.django_db
 
@@ -91,9 +92,9 @@ def test_text_message_without_javascript_gets_a_spoken_ai_labelled_reply(alice_c
     audio_url = reverse("api:message-audio", kwargs={"pk": reply.pk})
     assert f'src="{audio_url}"' in html
 
-    audio = alice_client.get(audio_url)
-    assert audio.status_code == 200
-    assert audio["Content-Type"] == "audio/mpeg"
+    audio = served(alice_client.get(audio_url))
+    assert audio.status == 200
+    assert audio.headers["content-type"] == "audio/mpeg"
 
 
 def test_empty_message_is_a_form_error(alice_client, conversation):

@@ -8,6 +8,7 @@ from django.core.management import call_command
 
 from clones.models import ClipSample, Voice
 from retraining.models import RetrainRun
+from tests.served_audio import served
 
 pytestmark = pytest.mark.django_db
 
@@ -42,8 +43,8 @@ def test_demo_history_then_the_readme_steps_promote_a_retrain(client, emulator_c
         client.post(f"{RUNS}{run.pk}/act/approve/")
     run.refresh_from_db()
     assert run.state == RetrainRun.State.CANDIDATE, run.failure_message
-    preview = client.get(f"/admin/clones/clipsample/{run.preview_new_clip_id}/audio/")
-    assert preview.status_code == 200
+    preview = served(client.get(f"/admin/clones/clipsample/{run.preview_new_clip_id}/audio/"))
+    assert preview.status == 200
     client.post(f"{RUNS}{run.pk}/act/promote/")
     voice.refresh_from_db()
     assert voice.current_version.number == 2

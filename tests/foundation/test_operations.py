@@ -143,6 +143,7 @@ def test_every_answer_carries_its_request_id(client):
     assert given["X-Request-ID"] == "abc-123"
     fresh = client.get("/api/v1/voices/")
     assert re.fullmatch(r"[0-9a-f]{32}", fresh["X-Request-ID"])
+    assert client.get("/health/live/")["X-Request-ID"] != fresh["X-Request-ID"]
 
 
 # --- logs and error reporting (subprocesses: logging and Sentry are set up at start-up) ---------------------
