@@ -96,7 +96,7 @@ def test_staff_review_retrain_and_promote_while_the_owner_chats(browser, live_se
         # Select them all and approve with the bulk action.
         admin.locator("#action-toggle").check()
         admin.locator("select[name=action]").select_option("approve_clips")
-        admin.get_by_role("button", name="Run").click()
+        admin.get_by_role("button", name="Go").click()
         expect(admin.locator("ul.messagelist")).to_contain_text("20")
         expect(rows).to_have_count(0)  # still filtered to pending: none left
         assert voice.clips.filter(review_status=ClipSample.ReviewStatus.APPROVED).count() >= 20
@@ -115,7 +115,7 @@ def test_staff_review_retrain_and_promote_while_the_owner_chats(browser, live_se
                 break
             admin.wait_for_timeout(500)
             admin.reload()
-        expect(admin.locator("#retrain-run-panel h2")).to_contain_text("candidate")
+        expect(admin.locator("#retrain-run-panel h2")).to_contain_text("Candidate")
 
         # Listen to the A/B previews: both play.
         old, new = admin.locator("#retrain-previews audio").nth(0), admin.locator("#retrain-previews audio").nth(1)
