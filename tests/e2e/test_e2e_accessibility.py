@@ -8,23 +8,31 @@ A/B players) and the API docs.
 On failure the test prints each page's violations (rule, impact, the offending elements and how to fix).
 """
 
+import io
+import uuid
 from pathlib import Path
 
 import pytest
 from django.contrib import admin
+from django.contrib.auth.models import Group
+from rest_framework.authtoken.models import Token
 from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from django_q.models import OrmQ, Schedule, Task
+from django_q.signing import SignedPackage
 
 from clones import services as clone_services
 from clones.models import Voice
 from conversations import services as conversation_services
 from conversations.models import Message
+from kits import services as kit_services
 from personas import services as persona_services
 from retraining import services as retrain_services
 from retraining.models import RetrainRun
 from tests.audio import wav_bytes
 from tests.e2e.conftest import PASSWORD
 from tests.factories import UserFactory
-from tests.retraining.helpers import retrainable_voice
+from tests.retraining.helpers import add_versions, retrainable_voice
 from voiceclone.events import services as event_services
 
 if not Path("/usr/bin/chromium").exists():
@@ -125,7 +133,23 @@ def product(alice, staff, emulator_ctl):
     assert conversation.messages.filter(role=Message.Role.ASSISTANT, status=Message.Status.FAILED).exists()
     assert conversation.messages.filter(role=Message.Role.ASSISTANT, status=Message.Status.READY).exists()
     persona_services.persona_draft_request(voice=ada, by=alice)
+    persona_services.conversation_memory_refresh(conversation_id=conversation.pk)
     event_services.webhook_create(user=alice, url="https://hooks.example.com/voiceclone")
+    kit = b"".join(kit_services.voice_kit_export(voice=ada, by=alice))
+    kit_services.voice_kit_import(owner=alice, upload=io.BytesIO(kit), consent=True, name="Ada again")
+    Group.objects.create(name="Reviewers")
+    Token.objects.get_or_create(user=alice)
+    # An archived version of Ada deleted at the provider by staff (a provider-voice deletion row).
+    (archived,) = add_versions(ada, ["archived"])
+    retrain_services.version_delete_enqueue(version=archived, by=staff)
+    # django-q2's own screens: a schedule, a failed task and a queued one (the test cluster is synchronous).
+    Schedule.objects.create(name="Nightly example", func="retraining.tasks.retrain_scan", schedule_type=Schedule.DAILY)
+    now = timezone.now()
+    Task.objects.create(id=uuid.uuid4().hex, name="failed-example", func="retraining.tasks.retrain_scan",
+                        started=now, stopped=now, success=False, result="ProviderUnavailable: example")
+    OrmQ.objects.create(key="voiceclone", lock=now, payload=SignedPackage.dumps(
+        {"id": uuid.uuid4().hex, "name": "queued-example", "func": "retraining.tasks.retrain_scan", "args": (),
+         "kwargs": {}, "started": now}))
 
     # A voice with enough approved clips for a retrain, and a run that became a candidate (A/B previews).
     bea = retrainable_voice(alice, name="Bea")
@@ -136,9 +160,9 @@ def product(alice, staff, emulator_ctl):
     return {"voice": ada, "conversation": conversation, "run": run}
 
 
-def admin_pages(product):
+def admin_pages(product, without_rows: list[str]):
     """(name, path, selector to wait for) for every registered model's changelist and first change form,
-    and the admin's own screens."""
+    and the admin's own screens. Models with no row to open are appended to `without_rows`."""
     pages = [("admin index", reverse("admin:index"), "#content")]
     for model, model_admin in sorted(admin.site._registry.items(), key=lambda item: item[0]._meta.label):
         opts = model._meta
@@ -146,7 +170,9 @@ def admin_pages(product):
         pages.append((f"{label} changelist", reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"),
                       "#content"))
         obj = model_admin.get_queryset(_staff_request(product)).order_by("pk").first()
-        if obj is not None:
+        if obj is None:
+            without_rows.append(opts.label)
+        else:
             try:
                 url = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk])
             except NoReverseMatch:
@@ -209,11 +235,14 @@ def test_every_page_has_no_serious_or_critical_axe_violation(page, product, staf
 
     # Staff: every admin page, then the API docs.
     log_in(page, "staff")
-    for name, path, ready in admin_pages(product):
+    without_rows: list[str] = []
+    for name, path, ready in admin_pages(product, without_rows):
         audit.visit(name, path, ready=ready)
     audit.visit("api docs (Swagger UI)", "/api/docs/", ready=".swagger-ui .opblock")
     audit.visit("api docs (Redoc)", "/api/redoc/", ready="h1")
 
     print("\n" + audit.summary())
+    print(f"registered models: {len(admin.site._registry)}; changelist only (no row to open): "
+          f"{', '.join(without_rows) or 'none'}")
     blocking = audit.blocking()
     assert not blocking, "serious or critical axe violations:\n" + audit.summary()
