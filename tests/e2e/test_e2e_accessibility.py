@@ -25,6 +25,7 @@ from clones import services as clone_services
 from clones.models import Voice
 from conversations import services as conversation_services
 from conversations.models import Message
+from fidelity.models import DriftPoint
 from kits import services as kit_services
 from personas import services as persona_services
 from retraining import services as retrain_services
@@ -147,6 +148,9 @@ def product(alice, staff, emulator_ctl):
     now = timezone.now()
     Task.objects.create(id=uuid.uuid4().hex, name="failed-example", func="retraining.tasks.retrain_scan",
                         started=now, stopped=now, success=False, result="ProviderUnavailable: example")
+    # A drift measurement of Ada (a plain record: what the drift monitor writes).
+    DriftPoint.objects.create(voice=ada, version=ada.current_version, measured_at=now, similarity=0.97,
+                              baseline_similarity=0.98, baseline_originals_similarity=0.97, baseline_source="replies")
     OrmQ.objects.create(key="voiceclone", lock=now, payload=SignedPackage.dumps(
         {"id": uuid.uuid4().hex, "name": "queued-example", "func": "retraining.tasks.retrain_scan", "args": (),
          "kwargs": {}, "started": now}))

@@ -22,17 +22,17 @@ pytestmark = pytest.mark.e2e
 
 PHONE = {"width": 375, "height": 812}
 # The widest element, if the page is wider than the screen: names what to fix.
-OVERFLOW = """() => {
-  const width = window.innerWidth;
+OVERFLOW = """(width) => {
   const scroll = document.scrollingElement.scrollWidth;
   let widest = null;
   for (const el of document.querySelectorAll('body *')) {
     const r = el.getBoundingClientRect();
     if (r.width > 0 && r.right > width + 1 && (!widest || r.right > widest.right)) {
-      widest = {right: Math.round(r.right), tag: el.tagName.toLowerCase(), id: el.id, cls: el.className};
+      widest = {right: Math.round(r.right), tag: el.tagName.toLowerCase(), id: el.id,
+                cls: String(el.className && el.className.baseVal !== undefined ? el.className.baseVal : el.className)};
     }
   }
-  return {scroll: scroll, inner: width, widest: widest};
+  return {scroll: scroll, inner: window.innerWidth, widest: widest};
 }"""
 # WCAG 2.5.8 (AA) target size: at least 24 × 24 CSS px.
 MIN_TARGET_PX = 24
@@ -72,7 +72,7 @@ def chat(alice, emulator_ctl):
 def overflow(page, name) -> list[str]:
     """[] when the page fits the phone's width; else what sticks out. A mobile browser widens its layout
     viewport to fit content that overflows (innerWidth grows with it), so both are held to the phone's width."""
-    measured = page.evaluate(OVERFLOW)
+    measured = page.evaluate(OVERFLOW, PHONE["width"])
     if measured["scroll"] <= measured["inner"] <= PHONE["width"]:
         return []
     return [f"{name}: {measured}"]
