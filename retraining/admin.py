@@ -171,6 +171,8 @@ class RetrainRunAdmin(admin.ModelAdmin):
     # --- detail page ---------------------------------------------------------------------------------
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
+        if not str(object_id).isdigit():
+            raise Http404("No such run.")  # e.g. a relative asset URL resolved under the page: not a 500
         run = get_object_or_404(RetrainRun.objects.select_related(
             "voice", "old_version", "new_version", "preview_old_clip", "preview_new_clip"), pk=object_id)
         clips = [

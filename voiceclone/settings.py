@@ -113,6 +113,8 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    # Django's own widget templates, for FORM_RENDERER below.
+    "django.forms",
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
@@ -183,6 +185,9 @@ TEMPLATES = [
         },
     },
 ]
+# Form widgets render through TEMPLATES, so templates/ can override a widget's template (the admin's split
+# date-time widget gets labels: templates/admin/widgets/split_datetime.html).
+FORM_RENDERER = "django.forms.renderers.TemplatesSetting"
 
 # --- Database: SQLite unless DATABASE_URL is set ------------------------------------------------
 
