@@ -70,7 +70,8 @@ class LiveStack:
             port = free_port()
             log = open(self.tmp_path / f"server-{port}.log", "wb")  # noqa: SIM115 (closed with the process)
             process = subprocess.Popen(
-                [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload", "--skip-checks"],
+                [sys.executable, "-m", "uvicorn", "voiceclone.asgi:application", "--host", "127.0.0.1",
+                 "--port", str(port), "--lifespan", "off", "--timeout-graceful-shutdown", "1"],
                 cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
             )
             self.processes.append(process)

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -92,6 +93,12 @@ def test_bin_services_starts_quietly_and_ctrl_c_stops_every_process(tmp_path):
             assert line is not None, "bin/services ended before it was ready:\n" + "".join(output)
             output.append(line)
         processes = descendants(supervisor.pid)
+        # What runs is what production runs: uvicorn (ASGI), static files from WhiteNoise.
+        site = f"http://127.0.0.1:{env['PORT']}"
+        with urllib.request.urlopen(f"{site}/login/", timeout=30) as page:
+            server = page.headers["server"]
+        with urllib.request.urlopen(f"{site}/static/css/site.css", timeout=30) as css:
+            css_status, css_type = css.status, css.headers["content-type"]
 
         started = time.monotonic()
         os.killpg(supervisor.pid, signal.SIGINT)
@@ -110,6 +117,8 @@ def test_bin_services_starts_quietly_and_ctrl_c_stops_every_process(tmp_path):
     assert "Traceback" not in text and "Error" not in text, text
     names = [line.split()[0] for line in output if line.startswith("  ")]
     assert names == ["emulator", "database", "demo", "qcluster", "web"], text
+    assert server == "uvicorn"
+    assert css_status == 200 and css_type.startswith("text/css")
     assert f"http://127.0.0.1:{env['PORT']}/" in text
     # emulator, cluster (main, sentinel, 1 worker, monitor, pusher) and web server, at least
     assert len(processes) >= 7, processes
