@@ -190,22 +190,58 @@ def test_premade_voice_can_speak(emulator_http, emulator_control):
     assert _tts(emulator_http, premade_id, TEXT_20).status_code == 200
 
 
-def test_stream_sends_the_same_audio_in_several_chunks(emulator_http, create_voice):
+def test_stream_sends_the_first_part_before_the_rest_is_rendered(emulator_http, create_voice, monkeypatch):
+    """The stream answers like the real API: audio for the first part of the text goes out while the rest
+    is still being rendered. Rendering of the second part is held until the client has the first chunk;
+    an emulator that rendered the whole clip first would never send it (the hold times out)."""
+    from voiceclone.emulator import audio
+
     voice_id = create_voice()
-    whole = _tts(emulator_http, voice_id, TEXT_200).content
+    first_chunk_read = threading.Event()
+    held = {"timed_out": False}
+    rendered_texts = []
+    render = audio.render
 
-    with emulator_http.stream(
-        "POST", f"/v1/text-to-speech/{voice_id}/stream", json={"text": TEXT_200, "model_id": "eleven_multilingual_v2"}
-    ) as response:
-        chunks = [chunk for chunk in response.iter_raw() if chunk]
+    def render_after_first_chunk(text, *args, **kwargs):
+        rendered_texts.append(text)
+        if len(rendered_texts) == 2:
+            held["timed_out"] = not first_chunk_read.wait(timeout=20)
+        return render(text, *args, **kwargs)
+
+    monkeypatch.setattr(audio, "render", render_after_first_chunk)
+    body = {"text": TEXT_200, "model_id": "eleven_multilingual_v2"}
+    with emulator_http.stream("POST", f"/v1/text-to-speech/{voice_id}/stream", json=body) as response:
+        raw = response.iter_raw()
+        chunks = [next(raw)]
+        first_chunk_read.set()
+        chunks += [chunk for chunk in raw if chunk]
         headers = response.headers
+    monkeypatch.setattr(audio, "render", render)
 
+    assert held == {"timed_out": False}
+    assert len(rendered_texts) >= 3 and TEXT_200.startswith(rendered_texts[0])
     assert headers["transfer-encoding"] == "chunked"
     assert "content-length" not in headers
     assert headers["content-type"] == "audio/mpeg"
     assert headers["character-cost"] == str(len(TEXT_200))
-    assert b"".join(chunks) == whole
-    assert len(chunks) >= 3
+    # One continuous MP3 stream, as long as the whole clip give or take the pauses between parts.
+    streamed, rate = _decode(b"".join(chunks))
+    whole, _ = _decode(_tts(emulator_http, voice_id, TEXT_200).content)
+    assert 0.9 < len(streamed) / len(whole) < 1.3
+    assert rate == 22050
+
+
+def test_streamed_speech_is_transcribed_like_converted_speech(emulator_http, create_voice):
+    voice_id = create_voice()
+    body = {"text": TEXT_200, "model_id": "eleven_multilingual_v2"}
+    with emulator_http.stream("POST", f"/v1/text-to-speech/{voice_id}/stream", json=body) as response:
+        streamed = b"".join(response.iter_bytes())
+
+    result = emulator_http.post("/v1/speech-to-text", data={"model_id": "scribe_v1"},
+                                files={"file": ("reply.mp3", streamed, "audio/mpeg")})
+
+    assert result.status_code == 200, result.text
+    assert result.json()["text"] == TEXT_200
 
 
 def test_pcm_output_format(emulator_http, create_voice):

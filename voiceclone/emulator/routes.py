@@ -238,7 +238,33 @@ class Api:
         return Response(200, b"", content_type, headers, chunks=[data[i : i + size] for i in range(0, len(data), size)])
 
     def text_to_speech_stream(self, request: Request, voice_id: str) -> Response:
-        return self.text_to_speech(request, voice_id, streaming=True)
+        """Audio as it is produced, like the real API: the first part of the text is rendered (after the
+        configured latency) and sent, then each further part as soon as it is rendered. WAV has one header
+        for the whole clip, so it is rendered whole (then sent in chunks)."""
+        kind, rate = self._output_format(request)
+        if kind == "wav":
+            return self.text_to_speech(request, voice_id, streaming=True)
+        text, model_id, speed = self._tts_payload(request)
+        started = time.monotonic()
+        ticket = self.state.begin_tts(voice_id, text, model_id)
+        speech = _SpeechStream(self.state, text, ticket.timbre_seed, speed=speed, audio_format=kind, sample_rate=rate)
+        try:
+            speech.render_first()
+        except BaseException:
+            speech.close()
+            raise
+        headers = {
+            "request-id": new_id(),
+            "history-item-id": new_id(),
+            "character-cost": str(ticket.cost),
+            "x-character-count": str(ticket.cost),
+            "current-concurrent-requests": str(ticket.concurrent),
+            "maximum-concurrent-requests": str(ticket.max_concurrent),
+            "tts-latency-ms": str(int((time.monotonic() - started) * 1000)),
+            "access-control-expose-headers": _EXPOSED_HEADERS,
+        }
+        content_type = "audio/mpeg" if kind == "mp3" else "audio/pcm"
+        return Response(200, b"", content_type, headers, chunks=speech)
 
     def speech_to_text(self, request: Request) -> Response:
         form = request.form()
@@ -307,6 +333,111 @@ ROUTES: list[tuple[str, re.Pattern, str]] = [
         ("POST", "/v1/speech-to-text", "speech_to_text"),
     )
 ]
+
+
+# --- streamed speech -------------------------------------------------------------------------------------
+
+# The first part is short (a clause, or this many characters at most) so the first audio comes soon;
+# later parts are whole sentences up to this many characters, as the real API's text chunking does.
+_FIRST_PART_MAX_CHARS = 60
+_PART_MAX_CHARS = 120
+_CLAUSE_END = re.compile(r"[,;:.!?…]\s")
+_SENTENCE_END = re.compile(r"[.!?…]\s")
+# Largest HTTP chunk sent: a rendered part goes out in pieces, as a network stream arrives.
+_STREAM_CHUNK_BYTES = 4096
+
+
+def _cut(text: str, max_chars: int, boundary: re.Pattern) -> int:
+    """Where the next part of `text` ends: after the last boundary within max_chars, else at the last space."""
+    if len(text) <= max_chars:
+        return len(text)
+    ends = [m.end() for m in boundary.finditer(text, 0, max_chars + 1)]
+    if ends:
+        return ends[0] if boundary is _CLAUSE_END else ends[-1]
+    space = text.rfind(" ", 0, max_chars)
+    return space + 1 if space > 0 else max_chars
+
+
+def speech_parts(text: str) -> list[str]:
+    """`text` cut into the parts the stream renders one after another: a short first part, then sentences."""
+    parts = []
+    rest = text.strip()
+    while rest:
+        end = _cut(rest, _FIRST_PART_MAX_CHARS, _CLAUSE_END) if not parts else _cut(rest, _PART_MAX_CHARS, _SENTENCE_END)
+        part, rest = rest[:end].strip(), rest[end:].strip()
+        if part:
+            parts.append(part)
+    return parts
+
+
+# MPEG audio layer III frame sizes: kbit/s by bitrate index (MPEG-1, MPEG-2/2.5) and sample rates by version.
+_L3_KBPS = {
+    True: (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320),
+    False: (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),
+}
+_MPEG_RATES = {3: (44100, 48000, 32000), 2: (22050, 24000, 16000), 0: (11025, 12000, 8000)}
+
+
+def _without_info_frame(mp3: bytes) -> bytes:
+    """The frames of an encoded part without its leading Xing/Info frame. That frame describes one part's
+    length; in a stream of parts it would be wrong (decoders would trust it) or play as a click. The real
+    API's streams carry none either."""
+    if len(mp3) < 4 or mp3[0] != 0xFF or mp3[1] & 0xE0 != 0xE0:
+        return mp3
+    version, bitrate_index, rate_index = (mp3[1] >> 3) & 3, mp3[2] >> 4, (mp3[2] >> 2) & 3
+    if version == 1 or rate_index == 3 or bitrate_index in (0, 15):
+        return mp3
+    kbps = _L3_KBPS[version == 3][bitrate_index]
+    size = (144 if version == 3 else 72) * kbps * 1000 // _MPEG_RATES[version][rate_index] + ((mp3[2] >> 1) & 1)
+    head = mp3[:size]
+    return mp3[size:] if b"Xing" in head or b"Info" in head else mp3
+
+
+class _SpeechStream:
+    """The body of a streamed reply: renders part after part and hands out each as soon as it exists.
+
+    The emulator's concurrency and spoken-text records (`end_tts`) close when the body ends, or when the
+    handler closes it unsent (a dropped connection)."""
+
+    def __init__(self, state: EmulatorState, text: str, seed: str, *, speed: float, audio_format: str,
+                 sample_rate: int) -> None:
+        self.state, self.text, self.seed = state, text, seed
+        self.options = {"speed": speed, "audio_format": audio_format, "sample_rate": sample_rate}
+        self.parts = speech_parts(text) or [text]
+        self.first: bytes | None = None
+        self.digest = hashlib.sha256()
+        self.duration_secs = 0.0
+        self.complete = False
+        self.ended = False
+
+    def _render(self, part: str) -> bytes:
+        rendered = audio.render(part, self.seed, **self.options)
+        self.duration_secs += rendered.duration_secs
+        data = _without_info_frame(rendered.data) if self.options["audio_format"] == "mp3" else rendered.data
+        self.digest.update(data)
+        return data
+
+    def render_first(self) -> None:
+        self.first = self._render(self.parts[0])
+
+    def __iter__(self):
+        try:
+            for index, part in enumerate(self.parts):
+                data = self.first if index == 0 and self.first is not None else self._render(part)
+                for start in range(0, len(data), _STREAM_CHUNK_BYTES):
+                    yield data[start : start + _STREAM_CHUNK_BYTES]
+            self.complete = True
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if not self.ended:
+            self.ended = True
+            self.state.end_tts(
+                audio_sha256=self.digest.hexdigest() if self.complete else None,
+                text=self.text,
+                duration_secs=round(self.duration_secs, 3),
+            )
 
 
 def resolve(api: Api, method: str, path: str) -> Callable[[Request], Response]:

@@ -174,6 +174,9 @@ class EmulatorServer:
             time.sleep(fault.delay_s)
         elif fault is not None and fault.mode == "drop_after":
             entry["dropped"] = True
+            close = getattr(response.chunks, "close", None)
+            if close is not None:
+                close()  # a streamed body that will never be sent
             return None
         return response
 
@@ -305,7 +308,12 @@ class _Handler(BaseHTTPRequestHandler):
         if response is None:
             self._drop()
         else:
-            self._send(response)
+            try:
+                self._send(response)
+            finally:
+                close = getattr(response.chunks, "close", None)
+                if close is not None:
+                    close()  # a streamed body that was not sent to its end (dropped, client gone)
 
     def _drop(self) -> None:
         self.close_connection = True
