@@ -33,7 +33,7 @@ from voiceclone.validators import plain_text_validate
 
 from usage.context import usage_attributed
 
-from . import selectors
+from . import selectors, speech
 from .models import Conversation, Message
 from .render_reuse import render_key, reply_render_reuse
 
@@ -143,6 +143,9 @@ def message_send(
                 in_reply_to=user_message,
             )
             Conversation.objects.filter(pk=conversation.pk).update(updated_at=timezone.now())
+            event_emit(type="message.pending", user=conversation.user, voice=conversation.voice,
+                       conversation=conversation,
+                       payload={"message_id": str(assistant.pk), "user_message_id": str(user_message.pk)})
             enqueue_on_commit("conversations.tasks.message_reply_generate", assistant.pk)
     except BaseException as exc:
         # The file was stored before the row (no transaction across storage I/O): remove it when
@@ -412,7 +415,11 @@ def _write_reply(message: Message) -> None:
     except replies.ReplyEngineError as exc:
         raise _TurnFailed("reply_failed", f"The reply engine failed: {exc}") from None
     tag = replies.engine_tag(result)
-    Message.objects.filter(pk=message.pk).update(text=result.text, reply_engine=tag)
+    conversation = message.conversation
+    with transaction.atomic():
+        Message.objects.filter(pk=message.pk).update(text=result.text, reply_engine=tag)
+        event_emit(type="message.text_ready", user=conversation.user, voice=conversation.voice,
+                   conversation=conversation, payload={"message_id": str(message.pk), "text": result.text})
     message.text = result.text
     message.reply_engine = tag
 
@@ -439,7 +446,8 @@ def _speak_and_store(message: Message) -> ClipSample:
         return reused
     _tts_budget_check(message)
     try:
-        result = provider.tts(voice_id=version.provider_voice_id, text=message.text)
+        # Streamed: each chunk reaches the reply's spool, and so its listeners, as it arrives (speech.py).
+        result = speech.reply_speak(message=message, voice_id=version.provider_voice_id)
     except provider.VoiceNotFound:
         # A promotion may have replaced the version while we were working: re-read once.
         fresh = Voice.objects.select_related("current_version").get(pk=voice.pk).current_version
@@ -447,7 +455,7 @@ def _speak_and_store(message: Message) -> ClipSample:
             raise _TurnFailed("voice_gone", "The cloned voice no longer exists at the provider.") from None
         version = fresh
         try:
-            result = provider.tts(voice_id=version.provider_voice_id, text=message.text)
+            result = speech.reply_speak(message=message, voice_id=version.provider_voice_id)
         except provider.ProviderError as exc:
             raise _TurnFailed("tts_failed", f"Speech synthesis failed: {exc.message}") from None
     except provider.ProviderError as exc:
@@ -459,7 +467,7 @@ def _speak_and_store(message: Message) -> ClipSample:
         "lineage_depth": version.generated_lineage_depth,
         "provider_request_id": (result.request_id or "")[:64],
         "character_cost": result.character_cost,
-        "sha256": storage.sha256_hex(result.audio),
+        "sha256": result.sha256,  # of the bytes streamed, which are the bytes stored
         "size_bytes": len(result.audio),
         "render_key": render_key(version=version, text=message.text),
     }

@@ -38,7 +38,8 @@ def free_port() -> int:
 
 
 class LiveStack:
-    def __init__(self, tmp_path: Path, *, servers: int = 1, provider_url: str = "", env: dict | None = None):
+    def __init__(self, tmp_path: Path, *, servers: int = 1, provider_url: str = "", env: dict | None = None,
+                 cluster: bool = False):
         self.tmp_path = tmp_path
         self.media = tmp_path / "media"
         self.servers = servers
@@ -50,6 +51,7 @@ class LiveStack:
         if provider_url:
             self.env["ELEVENLABS_EMULATOR_URL"] = provider_url
         self.env.update(env or {})
+        self.cluster = cluster
         self._pg_database = None
         self.processes: list[subprocess.Popen] = []
         self.urls: list[str] = []
@@ -76,9 +78,25 @@ class LiveStack:
             )
             self.processes.append(process)
             self.urls.append(f"http://127.0.0.1:{port}")
+        if self.cluster:
+            self._start_cluster()
         for url in self.urls:
             self._wait_until_serving(url)
         return self
+
+    def _start_cluster(self) -> None:
+        """A django-q2 cluster of one worker on the stack's database, as bin/run starts it."""
+        log_path = self.tmp_path / "cluster.log"
+        log = open(log_path, "wb")  # noqa: SIM115 (closed with the process)
+        env = {**self.env, "Q_WORKERS": "1", "Q_POLL_S": "0.05"}
+        process = subprocess.Popen([sys.executable, "manage.py", "qcluster"], cwd=ROOT, env=env, stdout=log,
+                                   stderr=subprocess.STDOUT)
+        self.processes.insert(0, process)  # stopped first
+        deadline = time.monotonic() + 120
+        while b"running." not in log_path.read_bytes():
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the cluster did not start; see {log_path}")
+            time.sleep(0.1)
 
     def stop(self) -> None:
         for process in self.processes:

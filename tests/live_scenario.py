@@ -1,7 +1,8 @@
 """Steps run in a subprocess against a `tests.live.LiveStack` database (not the pytest database).
 
     python -m tests.live_scenario user NAME               -> {"user_id", "token"}
-    python -m tests.live_scenario conversation NAME       -> {"user_id", "token", "conversation", "voice"}
+    python -m tests.live_scenario conversation NAME [PROVIDER_VOICE_ID]
+                                                          -> {"user_id", "token", "conversation", "voice"}
                                                              (a new user with a ready voice and a conversation)
     python -m tests.live_scenario turns CONVERSATION_ID   -> {"user_messages", "assistant_messages", "queued"}
     python -m tests.live_scenario talkers PREFIX COUNT    -> [{"token", "conversation", "voice"}, ...]
@@ -26,13 +27,16 @@ def user(name: str) -> dict:
     return {"user_id": account.pk, "token": token.key}
 
 
-def conversation(name: str) -> dict:
+def conversation(name: str, provider_voice_id: str = "") -> dict:
     from django.contrib.auth import get_user_model
 
+    from clones.models import VoiceVersion
     from tests.factories import ConversationFactory, VoiceFactory
 
     account = user(name)
     voice = VoiceFactory(owner=get_user_model().objects.get(pk=account["user_id"]))
+    if provider_voice_id:  # a voice that exists at the stack's provider, so replies can be spoken
+        VoiceVersion.objects.filter(pk=voice.current_version_id).update(provider_voice_id=provider_voice_id)
     return {**account, "conversation": str(ConversationFactory(voice=voice).pk), "voice": str(voice.pk)}
 
 

@@ -24,7 +24,8 @@ Q_CLUSTER["sync"] = True
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 MEDIA_ROOT = tempfile.mkdtemp(prefix="voiceclone-test-media-")
 STATIC_ROOT = tempfile.mkdtemp(prefix="voiceclone-test-static-")  # whitenoise wants it to exist
-for _tmp in (MEDIA_ROOT, STATIC_ROOT):
+SPOOL_DIR = tempfile.mkdtemp(prefix="voiceclone-test-spool-")
+for _tmp in (MEDIA_ROOT, STATIC_ROOT, SPOOL_DIR):
     atexit.register(shutil.rmtree, _tmp, ignore_errors=True)
 if STORAGES["default"]["BACKEND"].endswith("FileSystemStorage"):  # noqa: F405
     STORAGES["default"]["OPTIONS"]["location"] = MEDIA_ROOT  # noqa: F405

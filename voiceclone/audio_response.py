@@ -8,7 +8,8 @@ import re
 
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.http import FileResponse, HttpResponse, HttpResponseRedirect
+from django.core.handlers.asgi import ASGIRequest
+from django.http import FileResponse, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 
 RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
 PRESIGNED_URL_TTL_S = 300
@@ -52,4 +53,22 @@ def audio_response(request, *, name: str, content_type: str, download_name: str 
             response["Content-Disposition"] = f'inline; filename="{download_name}"'
     response["Accept-Ranges"] = "bytes"
     response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+def reply_stream_response(request, audio) -> StreamingHttpResponse:
+    """A reply's audio as it is spoken (`conversations.speech.ReplyAudio`), under ASGI as an async body so a
+    listener waiting for the next chunk holds no thread."""
+    django_request = getattr(request, "_request", request)
+    body = audio.achunks() if isinstance(django_request, ASGIRequest) else audio.chunks()
+    response = StreamingHttpResponse(body, content_type="audio/mpeg")
+    if audio.stored_name is not None:
+        if audio.size:
+            response["Content-Length"] = str(audio.size)
+        if audio.message.clip.sha256:
+            response["X-Audio-SHA256"] = audio.message.clip.sha256
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    # Proxies (nginx) must pass each chunk on at once rather than buffer the reply.
+    response["X-Accel-Buffering"] = "no"
     return response

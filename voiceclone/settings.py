@@ -621,3 +621,14 @@ CONVERSATION_MEMORY_THRESHOLD_MESSAGES = env_int("CONVERSATION_MEMORY_THRESHOLD_
 CONVERSATION_MEMORY_REFRESH_MESSAGES = env_int("CONVERSATION_MEMORY_REFRESH_MESSAGES", 10, minimum=1)
 # The longest memory kept; the reply engine gives it at most a third of LLM_HISTORY_CHAR_BUDGET.
 CONVERSATION_MEMORY_MAX_CHARS = env_int("CONVERSATION_MEMORY_MAX_CHARS", 1500, minimum=100)
+
+# --- Real-time replies (issue 11; docs/realtime.md) ------------------------------------------------------
+# The worker spools each reply's audio while it is spoken; web processes stream it from there. With
+# REDIS_URL the spool is a Redis stream, otherwise files in SPOOL_DIR (every web process and worker must
+# see the same directory). A spool lives SPOOL_TTL_S after its last write; the stored clip is the record.
+SPOOL_DIR = Path(env.str("SPOOL_DIR", default=str(VAR_DIR / "spool")))
+SPOOL_TTL_S = env_int("SPOOL_TTL_S", 3600, minimum=60)
+# How long the stream endpoint waits for a pending reply's first audio (and for more audio from a
+# silent writer) before giving up; the conversation's event stream (SSE) sends a heartbeat this often.
+REPLY_STREAM_WAIT_S = env_float("REPLY_STREAM_WAIT_S", 60.0, minimum=1.0)
+SSE_HEARTBEAT_S = env_float("SSE_HEARTBEAT_S", 15.0, minimum=0.5)

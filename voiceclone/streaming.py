@@ -18,7 +18,8 @@ from django.utils.http import content_disposition_header
 _END = object()
 
 
-async def _async_chunks(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
+async def async_chunks(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
+    """`chunks` for an ASGI response: each `next()` in a worker thread, so blocking reads never stall the loop."""
     iterator = iter(chunks)
     while (chunk := await sync_to_async(next, thread_sensitive=False)(iterator, _END)) is not _END:
         yield chunk
@@ -29,7 +30,7 @@ def streaming_download(
 ) -> StreamingHttpResponse:
     """An attachment response whose body is `chunks`; `size` becomes Content-Length (download progress)."""
     django_request = getattr(request, "_request", request)
-    content = _async_chunks(chunks) if isinstance(django_request, ASGIRequest) else chunks
+    content = async_chunks(chunks) if isinstance(django_request, ASGIRequest) else chunks
     response = StreamingHttpResponse(content, content_type=content_type)
     if size is not None:
         response["Content-Length"] = str(size)

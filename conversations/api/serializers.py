@@ -34,6 +34,11 @@ _DATETIME = serializers.DateTimeField()
 
 class MessageOutputSerializer(serializers.ModelSerializer):
     audio_url = serializers.SerializerMethodField()
+    stream_url = serializers.SerializerMethodField(
+        help_text="A reply's audio while it is spoken (`GET …/stream/`); null for your own messages and failed replies.")
+    audio_sha256 = serializers.CharField(
+        source="clip.sha256", read_only=True, default=None, allow_null=True,
+        help_text="SHA-256 (hex) of the reply's audio once stored: the bytes streamed are the bytes stored.")
     voice_version = serializers.IntegerField(source="voice_version.number", read_only=True, default=None)
     is_ai_generated = serializers.SerializerMethodField()
     reply_engine_label = serializers.SerializerMethodField()
@@ -48,7 +53,8 @@ class MessageOutputSerializer(serializers.ModelSerializer):
         fields = [
             "id", "conversation", "role", "status", "is_retrying", "text", "input_kind", "failure_code",
             "failure_reason",
-            "audio_url", "voice_version", "is_ai_generated", "reply_engine", "reply_engine_label",
+            "audio_url", "stream_url", "audio_sha256", "voice_version", "is_ai_generated", "reply_engine",
+            "reply_engine_label",
             "stt_ms", "reply_ms", "tts_ms", "total_ms", "created_at", "completed_at",
         ]
 
@@ -65,6 +71,13 @@ class MessageOutputSerializer(serializers.ModelSerializer):
         # One reverse() and one absolute URI per serializer, not per message: a list serializer reuses
         # this child for every row (issue 13: a reverse() per row was a fifth of the list's CPU).
         url = reverse("api:message-audio", kwargs={"pk": _PK_PLACEHOLDER})
+        request = self.context.get("request")
+        return request.build_absolute_uri(url) if request else url
+
+    def get_stream_url(self, message) -> str | None:
+        if message.role != Message.Role.ASSISTANT or message.status == Message.Status.FAILED:
+            return None
+        url = reverse("api:message-stream", kwargs={"pk": message.pk})
         request = self.context.get("request")
         return request.build_absolute_uri(url) if request else url
 

@@ -1,4 +1,5 @@
 from django.conf import settings
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -8,12 +9,12 @@ from rest_framework.response import Response
 
 from clones import selectors as clone_selectors
 from clones.models import Voice
-from conversations import selectors, services
+from conversations import selectors, services, speech
 from conversations.models import Message
 from voiceclone.api import CreatedCursorPagination, QueryParametersSerializer
 from voiceclone.parsers import JSONParser
 from clones.services import voice_audio_refuse_if_locked
-from voiceclone.audio_response import audio_response
+from voiceclone.audio_response import audio_response, reply_stream_response
 from voiceclone.openapi import AUDIO_HEADERS, audio_responses
 
 from .serializers import (
@@ -171,6 +172,26 @@ class MessageViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
         voice_audio_refuse_if_locked(message.conversation.voice)
         return audio_response(request, name=message.clip.file.name, content_type=message.clip.content_type,
                               download_name=f"reply-{message.pk}.mp3")
+
+    @extend_schema(
+        summary="Listen to a reply while it is spoken: its audio from the first chunk on, then to the end",
+        description="`audio/mpeg`, sent as the provider speaks it, so playback can start at the first chunk. A "
+                    "pending reply is waited for (up to `REPLY_STREAM_WAIT_S`) until its first audio exists; a "
+                    "stored reply is served whole, with `Content-Length` and `X-Audio-SHA256`. Streamed and "
+                    "stored bytes are identical (the message's `audio_sha256`). Any number of listeners, each "
+                    "from the start; a listener that leaves changes nothing. No `Range`; for seeking use "
+                    "`audio/`.",
+        responses={(200, "audio/mpeg"): OpenApiResponse(OpenApiTypes.BINARY, description="The reply's MP3 audio."),
+                   404: OpenApiResponse(description="No such reply, or not yours"),
+                   409: OpenApiResponse(description="`reply_failed`: the reply failed before any audio"),
+                   503: OpenApiResponse(description="`reply_not_speaking`: no audio within the wait")},
+    )
+    @action(detail=True, methods=["get"], url_path="stream")
+    def stream(self, request, pk=None):
+        message = self.get_object()
+        if message.role != Message.Role.ASSISTANT:
+            raise NotFound("Only a reply has a spoken stream.")
+        return reply_stream_response(request, speech.reply_audio_open(message=message))
 
     @extend_schema(summary="Retry a failed reply", request=None,
                    responses={202: MessageOutputSerializer,

@@ -166,8 +166,12 @@ def test_crash_between_storing_clip_and_marking_ready_is_completed_without_dupli
     class WorkerKilled(BaseException):
         pass
 
+    real_event_emit = conversation_services.event_emit
+
     def die(**kwargs):
-        raise WorkerKilled()
+        if kwargs["type"] == "message.ready":
+            raise WorkerKilled()
+        return real_event_emit(**kwargs)
 
     monkeypatch.setattr(conversation_services, "event_emit", die)
     with pytest.raises(WorkerKilled):
@@ -317,10 +321,10 @@ def test_voice_gone_mid_reply_is_spoken_by_the_version_promoted_meanwhile(alice_
     # long enough to promote and delete underneath it.
     Message.objects.filter(pk=pending.pk).update(status="pending", clip=None, claimed_at=None)
     ClipSample.objects.filter(source="generated").delete()
-    emulator_ctl.add_fault(path=rf"^/v1/text-to-speech/{old.provider_voice_id}$", method="POST", mode="latency",
+    emulator_ctl.add_fault(path=rf"^/v1/text-to-speech/{old.provider_voice_id}(/stream)?$", method="POST", mode="latency",
                            delay_s=1.0, count=1)
 
-    old_tts = rf"^/v1/text-to-speech/{old.provider_voice_id}$"
+    old_tts = rf"^/v1/text-to-speech/{old.provider_voice_id}(/stream)?$"
     before = len(emulator_ctl.requests(path=old_tts))
     worker = threading.Thread(target=conversation_services.message_reply_generate, kwargs={"message_id": pending.pk})
     worker.start()

@@ -12,6 +12,9 @@ class Event(models.Model):
     """
 
     class Type(models.TextChoices):
+        MESSAGE_PENDING = "message.pending", "Message pending"
+        MESSAGE_TEXT_READY = "message.text_ready", "Message text ready"
+        MESSAGE_AUDIO_STREAMING = "message.audio_streaming", "Message audio streaming"
         MESSAGE_READY = "message.ready", "Message ready"
         MESSAGE_FAILED = "message.failed", "Message failed"
         VOICE_READY = "voice.ready", "Voice ready"
@@ -30,6 +33,10 @@ class Event(models.Model):
         RETRAIN_GATE_EVALUATED = "retrain.gate_evaluated", "Retrain fidelity gate evaluated"
         RETRAIN_GATE_OVERRIDDEN = "retrain.gate_overridden", "Retrain fidelity gate overridden"
         VOICE_DRIFT_DETECTED = "voice.drift_detected", "Voice drift detected"
+
+    # Steps of a turn in progress: they feed the conversation's live stream (SSE); webhooks get them only
+    # when they name them, so a catch-all webhook still gets one delivery per finished reply.
+    PROGRESS_TYPES = frozenset({Type.MESSAGE_PENDING, Type.MESSAGE_TEXT_READY, Type.MESSAGE_AUDIO_STREAMING})
 
     type = models.CharField(max_length=64, choices=Type.choices, db_index=True)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="events")
@@ -60,7 +67,9 @@ class Webhook(models.Model):
         return self.url
 
     def wants(self, event_type: str) -> bool:
-        """An empty `event_types` subscribes to every type."""
+        """An empty `event_types` subscribes to every type but a turn's progress steps (Event.PROGRESS_TYPES)."""
+        if event_type in Event.PROGRESS_TYPES:
+            return event_type in self.event_types
         return not self.event_types or event_type in self.event_types
 
 
