@@ -2,9 +2,11 @@
 
 from datetime import UTC, timedelta
 
-from django.db.models import QuerySet, Sum
+from django.db.models import Max, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce, Length
 from django.utils import timezone
+
+from voiceclone.events.models import Event
 
 from .models import Conversation, Message
 
@@ -56,3 +58,22 @@ def tts_budget_resets_in_s() -> int:
     now = timezone.now().astimezone(UTC)
     return max(1, int((now.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1) - now)
                       .total_seconds()))
+
+
+# Events about a conversation's voice that its live stream carries besides the conversation's own.
+VOICE_EVENT_TYPES = (Event.Type.VOICE_VERSION_PROMOTED, Event.Type.VOICE_VERSION_ROLLED_BACK)
+
+
+def conversation_events_after(*, conversation: Conversation, after: int, limit: int) -> list[Event]:
+    """Events of the conversation (its turns) and of its voice's versions with an id above `after`,
+    oldest first: what `GET /conversations/{id}/events/` (SSE) sends."""
+    return list(
+        Event.objects.filter(Q(conversation_id=conversation.pk)
+                             | Q(voice_id=conversation.voice_id, conversation__isnull=True, type__in=VOICE_EVENT_TYPES))
+        .filter(id__gt=after).order_by("id")[:limit]
+    )
+
+
+def event_latest_id() -> int:
+    """The newest event's id: a live stream opened without a cursor starts after it."""
+    return Event.objects.aggregate(latest=Max("id"))["latest"] or 0

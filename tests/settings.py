@@ -24,6 +24,8 @@ Q_CLUSTER["sync"] = True
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 MEDIA_ROOT = tempfile.mkdtemp(prefix="voiceclone-test-media-")
 STATIC_ROOT = tempfile.mkdtemp(prefix="voiceclone-test-static-")  # whitenoise wants it to exist
+# Event streams under the test server (WSGI) end soon, so a test reading one to its end does not wait.
+SSE_WSGI_MAX_S = 1.0
 SPOOL_DIR = tempfile.mkdtemp(prefix="voiceclone-test-spool-")
 for _tmp in (MEDIA_ROOT, STATIC_ROOT, SPOOL_DIR):
     atexit.register(shutil.rmtree, _tmp, ignore_errors=True)

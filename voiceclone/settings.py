@@ -632,3 +632,6 @@ SPOOL_TTL_S = env_int("SPOOL_TTL_S", 3600, minimum=60)
 # silent writer) before giving up; the conversation's event stream (SSE) sends a heartbeat this often.
 REPLY_STREAM_WAIT_S = env_float("REPLY_STREAM_WAIT_S", 60.0, minimum=1.0)
 SSE_HEARTBEAT_S = env_float("SSE_HEARTBEAT_S", 15.0, minimum=0.5)
+# Under WSGI (no ASGI server) an event stream ends after this long and the client reconnects with
+# Last-Event-ID, so a worker thread is never held for good. Under ASGI streams run until the client leaves.
+SSE_WSGI_MAX_S = env_float("SSE_WSGI_MAX_S", 300.0, minimum=0.1)

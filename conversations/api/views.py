@@ -5,12 +5,15 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from clones import selectors as clone_selectors
 from clones.models import Voice
 from conversations import selectors, services, speech
 from conversations.models import Message
+from voiceclone.events.sse import BATCH as SSE_BATCH
+from voiceclone.events.sse import EventStreamRenderer, event_stream_response, last_event_id
 from voiceclone.api import CreatedCursorPagination, QueryParametersSerializer
 from voiceclone.parsers import JSONParser
 from clones.services import voice_audio_refuse_if_locked
@@ -92,6 +95,35 @@ class ConversationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
     def archive(self, request, pk=None):
         conversation = services.conversation_update(conversation=self.get_object(), is_archived=True)
         return Response(ConversationOutputSerializer(conversation).data)
+
+    @extend_schema(
+        summary="Live updates of a conversation (Server-Sent Events), resumable with Last-Event-ID",
+        description="`text/event-stream`. Each event of the feed about this conversation (a reply `message.pending`"
+                    " → `message.text_ready` → `message.audio_streaming` → `message.ready` / `message.failed`) and "
+                    "about its voice's versions (`voice.version_promoted`, `voice.version_rolled_back`) is sent as "
+                    "`id: <event id>`, `event: <type>`, `data: <the event as GET /events/ shows it>`. A comment "
+                    "line `: heartbeat` comes when nothing happened for `SSE_HEARTBEAT_S`. Reconnect with "
+                    "`Last-Event-ID` (EventSource does) or `?last_event_id=` to get everything after that event; "
+                    "without either, the stream starts with the next event. Polling `GET /messages/{id}/` and "
+                    "`GET /events/` stays available.",
+        parameters=[OpenApiParameter("last_event_id", int, OpenApiParameter.QUERY, required=False,
+                                     description="Resume after this event id (`Last-Event-ID` wins)."),
+                    OpenApiParameter("Last-Event-ID", {"type": "string", "pattern": "^[0-9]*$"},
+                                     OpenApiParameter.HEADER, required=False,
+                                     description="Resume after this event id (what EventSource sends).")],
+        responses={(200, "text/event-stream"): OpenApiResponse(OpenApiTypes.STR, description="The event stream.")},
+    )
+    @action(detail=True, methods=["get"], renderer_classes=[JSONRenderer, EventStreamRenderer])
+    def events(self, request, pk=None):
+        conversation = self.get_object()
+        after = last_event_id(request)
+        if after is None:
+            after = selectors.event_latest_id()
+        return event_stream_response(
+            request, after=after,
+            events_after=lambda cursor: selectors.conversation_events_after(
+                conversation=conversation, after=cursor, limit=SSE_BATCH),
+        )
 
     @extend_schema(methods=["GET"], summary="List the messages of a conversation (cursor pagination, oldest first)",
                    responses=MessageOutputSerializer(many=True))
