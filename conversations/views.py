@@ -139,6 +139,9 @@ def conversation_detail(request, conversation_id):
         "uuid_placeholder": _UUID_PLACEHOLDER,
         # chat.js treats a 404 from the events feed as "not available" and stops polling it.
         "events_url": reverse("api:event-list"),
+        # Live updates (SSE) and reply streams; chat.js falls back to polling without them.
+        "live_events_url": reverse("api:conversation-events", kwargs={"pk": conversation.pk}),
+        "api_stream_url_template": reverse("api:message-stream", kwargs={"pk": _UUID_PLACEHOLDER}),
     }
     return render(
         request, "conversations/conversation_detail.html", context, status=400 if form.errors else 200

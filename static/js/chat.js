@@ -1,8 +1,10 @@
 // The chat page: send text or a recording through the JSON API, show pending replies as
-// "…speaking" and poll them until they are ready (text + audio) or failed (reason + Retry). Polls
-// the events feed, when the server has one, to announce voice version changes. No page reloads;
-// without JavaScript the page's forms post to the server instead. docs/pages.md describes the
-// behaviour; in short:
+// "…speaking" and follow them until they are ready (text + audio) or failed (reason + Retry). Updates
+// come live from the conversation's event stream (Server-Sent Events): the reply's text as soon as it
+// is written, its audio while it is spoken (played from the stream endpoint), then ready or failed,
+// and voice version changes. Without EventSource, or when the stream cannot be opened, the page polls
+// the reply and the events feed instead. No page reloads; without JavaScript the page's forms post to
+// the server instead. docs/pages.md describes the behaviour; in short:
 //
 // - Playback: one reply plays at a time. Whatever starts playing (a reply arriving, or the user
 //   pressing play on any message) pauses every other audio on the page. Only the reply to the
@@ -14,7 +16,9 @@
 //   there with its reason and a "Send again" button (same idempotency key: never a second turn).
 //
 // Test hooks (tests/e2e): #chat[data-outbox] is the number of messages not yet accepted by the
-// server; li.msg--sending / li.msg--unsent are the outbox's bubbles.
+// server; li.msg--sending / li.msg--unsent are the outbox's bubbles; #chat[data-live] is "open" while
+// the event stream is connected ("closed" once it gave up: polling then); audio[data-streaming] is a
+// reply played while it is spoken.
 (function () {
   "use strict";
 
@@ -40,6 +44,8 @@
     pageRetryUrlTemplate: root.dataset.pageRetryUrlTemplate,
     placeholder: root.dataset.uuidPlaceholder,
     eventsUrl: root.dataset.eventsUrl,
+    liveEventsUrl: root.dataset.liveEventsUrl,
+    streamUrlTemplate: root.dataset.streamUrlTemplate,
     lastEventId: parseInt(root.dataset.lastEventId, 10) || 0,
   };
 
@@ -214,6 +220,14 @@
   function replaceMessage(oldLi, m) {
     var li = buildMessage(m);
     if (oldLi && oldLi.dataset.replyTo) li.dataset.replyTo = oldLi.dataset.replyTo;
+    // A reply heard while it was spoken keeps its audio element (same bytes as the stored clip), so
+    // playback goes on undisturbed when the reply turns ready. Moved within one task: it keeps playing.
+    var streaming = oldLi ? oldLi.querySelector("audio[data-streaming]") : null;
+    if (streaming && m.status === "ready") {
+      var stored = li.querySelector("audio");
+      if (stored) li.replaceChild(streaming, stored);
+      else li.appendChild(streaming);
+    }
     if (oldLi && oldLi.parentNode) {
       oldLi.parentNode.replaceChild(li, oldLi);
     } else {
@@ -283,6 +297,10 @@
     }
 
     function tick() {
+      var current = document.getElementById("msg-" + id);
+      if (!current || current.dataset.status !== "pending") { delete polling[id]; return; }
+      // While the event stream is connected it tells when the reply is ready: no request.
+      if (live.connected()) { window.setTimeout(tick, nextDelay()); return; }
       api("GET", urlFor(cfg.messageUrlTemplate, id)).then(function (result) {
         if (result.status === 404) { delete polling[id]; return; }
         if (!result.ok || !result.data) { window.setTimeout(tick, nextDelay() * 2); return; }
@@ -311,7 +329,8 @@
   function onReplyReady(li) {
     if (!outbox.size()) announce("");
     scrollToEnd(li);
-    playback.replyReady(li);
+    // A reply already heard while spoken is not started again (it may have ended, or been paused).
+    if (!li.querySelector("audio[data-streaming]")) playback.replyReady(li);
     // A voice message's transcript is written while the reply is produced: refresh it now.
     var userId = li.dataset.replyTo;
     var userLi = userId ? document.getElementById("msg-" + userId) : null;
@@ -378,6 +397,8 @@
       userLi.parentNode.insertBefore(replyLi, userLi.nextSibling);
       playback.expectReply(reply.id);
       scrollToEnd(replyLi);
+      // Live: ask for the reply's audio at once; the server answers from its first spoken chunk.
+      if (reply.status === "pending" && live.connected()) streamReply(replyLi);
       if (reply.status === "pending") pollMessage(reply.id);
       else if (reply.status === "ready") onReplyReady(replyLi);
     }
@@ -616,6 +637,7 @@
   // GET /api/v1/events/?after=<id> -> {"results": [...], "cursor": <last id>, "has_more": bool}.
   function pollEvents() {
     if (!cfg.eventsUrl) return;
+    if (live.connected()) { window.setTimeout(pollEvents, EVENTS_EVERY_MS); return; }
     var url = cfg.eventsUrl + (cfg.eventsUrl.indexOf("?") === -1 ? "?" : "&") +
       "after=" + encodeURIComponent(cfg.lastEventId) +
       EVENT_TYPES.map(function (type) { return "&type=" + encodeURIComponent(type); }).join("");
@@ -635,6 +657,129 @@
     });
   }
 
+  // ---- live: the conversation's event stream (SSE) ----------------------------------------------
+
+  // A pending reply is being spoken: play it from the stream endpoint while it is produced (the
+  // newest reply only starts by itself; others get their controls).
+  function streamReply(li) {
+    if (!cfg.streamUrlTemplate || li.querySelector("audio")) return;
+    var audio = el("audio", "msg__audio");
+    audio.controls = true;
+    audio.preload = "auto";
+    audio.dataset.streaming = "true";
+    audio.dataset.streamUrl = urlFor(cfg.streamUrlTemplate, li.dataset.messageId);
+    audio.setAttribute("aria-label", "Spoken reply (AI-generated)");
+    feedStream(audio, audio.dataset.streamUrl);
+    li.appendChild(audio);
+    playback.replyReady(li);
+  }
+
+  // Plays audio/mpeg as it arrives. A plain <audio src> makes the browser probe seconds of an MP3
+  // before it starts; Media Source Extensions play the first chunk as soon as it is appended. Without
+  // MSE support (or if the fetch fails), the plain src is the fallback.
+  function feedStream(audio, url) {
+    if (!window.MediaSource || !window.MediaSource.isTypeSupported("audio/mpeg") || !window.ReadableStream) {
+      audio.src = url;
+      return;
+    }
+    var source = new window.MediaSource();
+    audio.src = URL.createObjectURL(source);
+    source.addEventListener("sourceopen", function () {
+      var buffer = source.addSourceBuffer("audio/mpeg");
+      var queue = [];
+      var finished = false;
+
+      function pump() {
+        if (buffer.updating || source.readyState !== "open") return;
+        if (queue.length) buffer.appendBuffer(queue.shift());
+        else if (finished) source.endOfStream();
+      }
+
+      buffer.addEventListener("updateend", pump);
+      fetch(url, { credentials: "same-origin" }).then(function (response) {
+        if (!response.ok || !response.body) throw new Error("HTTP " + response.status);
+        var reader = response.body.getReader();
+        function read() {
+          return reader.read().then(function (part) {
+            if (part.done) { finished = true; pump(); return null; }
+            queue.push(part.value);
+            pump();
+            return read();
+          });
+        }
+        return read();
+      }).catch(function () {
+        // The stream could not be read: the stored reply (same bytes) is played once it is ready.
+        if (source.readyState === "open") source.endOfStream("network");
+      });
+    }, { once: true });
+  }
+
+  function refreshReply(id) {
+    api("GET", urlFor(cfg.messageUrlTemplate, id)).then(function (result) {
+      var li = document.getElementById("msg-" + id);
+      if (!li || !result.ok || !result.data || result.data.status === "pending") return;
+      if (li.dataset.status !== "pending") return;
+      delete polling[id];
+      var m = result.data;
+      li = replaceMessage(li, m);
+      if (m.status === "ready") onReplyReady(li);
+      else announce("The reply failed: " + (m.failure_reason || "unknown reason") + ".", true);
+    }).catch(function () { /* polling takes over if the stream is gone */ });
+  }
+
+  function onLiveEvent(event) {
+    var id = parseInt(event.id, 10);
+    if (!isNaN(id) && id > cfg.lastEventId) cfg.lastEventId = id;
+    var payload = event.payload || {};
+    var li = payload.message_id ? document.getElementById("msg-" + payload.message_id) : null;
+    var pending = li && li.dataset.status === "pending";
+    if (event.type === "message.text_ready") {
+      var note = pending ? li.querySelector(".msg__pending") : null;
+      if (note && payload.text) {
+        note.parentNode.insertBefore(el("p", "msg__text", payload.text), note);
+      }
+    } else if (event.type === "message.audio_streaming") {
+      if (pending) streamReply(li);
+    } else if (event.type === "message.ready" || event.type === "message.failed") {
+      if (pending) refreshReply(payload.message_id);
+    } else {
+      handleEvent(event);
+    }
+  }
+
+  var live = (function () {
+    var TYPES = ["message.pending", "message.text_ready", "message.audio_streaming", "message.ready",
+                 "message.failed", "voice.version_promoted", "voice.version_rolled_back"];
+    var source = null;
+    var opened = false;
+
+    function start() {
+      if (!cfg.liveEventsUrl || !window.EventSource) return false;
+      // Resumes after the newest event the page was rendered with; on reconnects EventSource sends
+      // Last-Event-ID itself.
+      source = new EventSource(cfg.liveEventsUrl + "?last_event_id=" + encodeURIComponent(cfg.lastEventId));
+      source.onopen = function () { opened = true; root.dataset.live = "open"; };
+      source.onerror = function () {
+        // CONNECTING: the browser reconnects by itself. CLOSED: the server refused; poll from now on.
+        if (source.readyState === 2) { opened = false; root.dataset.live = "closed"; }
+      };
+      TYPES.forEach(function (type) {
+        source.addEventListener(type, function (message) {
+          var event;
+          try { event = JSON.parse(message.data); } catch (error) { return; }
+          onLiveEvent(event);
+        });
+      });
+      return true;
+    }
+
+    return {
+      start: start,
+      connected: function () { return !!source && opened && source.readyState !== 2; },
+    };
+  })();
+
   // ---- start -----------------------------------------------------------------------------------
 
   // Replies still pending when the page loads are polled but never autoplayed (none is "newest").
@@ -644,5 +789,7 @@
   outbox.syncHooks();
   var last = log.lastElementChild;
   if (last) last.scrollIntoView({ block: "end" });
-  pollEvents();
+  // The events feed is the fallback: with an event stream it is only looked at if the stream fails.
+  if (live.start()) window.setTimeout(pollEvents, EVENTS_EVERY_MS);
+  else pollEvents();
 })();
