@@ -106,12 +106,14 @@ class ConversationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
                     "`Last-Event-ID` (EventSource does) or `?last_event_id=` to get everything after that event; "
                     "without either, the stream starts with the next event. Polling `GET /messages/{id}/` and "
                     "`GET /events/` stays available.",
-        parameters=[OpenApiParameter("last_event_id", int, OpenApiParameter.QUERY, required=False,
+        parameters=[OpenApiParameter("last_event_id", {"type": "string", "pattern": "^[0-9]{0,18}$"},
+                                     OpenApiParameter.QUERY, required=False,
                                      description="Resume after this event id (`Last-Event-ID` wins)."),
-                    OpenApiParameter("Last-Event-ID", {"type": "string", "pattern": "^[0-9]*$"},
+                    OpenApiParameter("Last-Event-ID", {"type": "string", "pattern": "^[0-9]{0,18}$"},
                                      OpenApiParameter.HEADER, required=False,
                                      description="Resume after this event id (what EventSource sends).")],
-        responses={(200, "text/event-stream"): OpenApiResponse(OpenApiTypes.STR, description="The event stream.")},
+        responses={(200, "text/event-stream"): OpenApiResponse(OpenApiTypes.STR, description="The event stream."),
+                   400: OpenApiResponse(description="`Last-Event-ID` or `last_event_id` is not an event id")},
     )
     @action(detail=True, methods=["get"], renderer_classes=[JSONRenderer, EventStreamRenderer])
     def events(self, request, pk=None):

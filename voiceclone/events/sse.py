@@ -25,6 +25,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.handlers.asgi import ASGIRequest
 from django.http import StreamingHttpResponse
+from rest_framework.exceptions import ValidationError
 from rest_framework.renderers import BaseRenderer
 
 from .models import Event
@@ -49,9 +50,16 @@ class EventStreamRenderer(BaseRenderer):
 
 
 def last_event_id(request) -> int | None:
-    """The cursor a client resumes from: `Last-Event-ID`, else `?last_event_id=`, else None (from now on)."""
-    raw = (request.headers.get("Last-Event-ID") or request.GET.get("last_event_id") or "").strip()
-    return int(raw) if raw.isdigit() else None
+    """The cursor a client resumes from: `Last-Event-ID`, else `?last_event_id=`, else None (from now on).
+    Anything but a non-negative integer is a 400 naming the parameter."""
+    for name, raw in (("Last-Event-ID", request.headers.get("Last-Event-ID")),
+                      ("last_event_id", request.GET.get("last_event_id"))):
+        if raw is None or raw == "":
+            continue
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
+            raise ValidationError({name: ["An event id: a non-negative integer."]})
+        return int(raw)
+    return None
 
 
 def _frame(event: Event) -> bytes:
