@@ -88,7 +88,7 @@ class LiveStack:
         """A django-q2 cluster of one worker on the stack's database, as bin/run starts it."""
         log_path = self.tmp_path / "cluster.log"
         log = open(log_path, "wb")  # noqa: SIM115 (closed with the process)
-        env = {**self.env, "Q_WORKERS": "1", "Q_POLL_S": "0.05"}
+        env = {"Q_WORKERS": "1", "Q_POLL_S": "0.05", **self.env}  # the stack's own env may choose others
         process = subprocess.Popen([sys.executable, "manage.py", "qcluster"], cwd=ROOT, env=env, stdout=log,
                                    stderr=subprocess.STDOUT)
         self.processes.insert(0, process)  # stopped first

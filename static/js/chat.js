@@ -397,9 +397,11 @@
       userLi.parentNode.insertBefore(replyLi, userLi.nextSibling);
       playback.expectReply(reply.id);
       scrollToEnd(replyLi);
-      // Live: ask for the reply's audio at once; the server answers from its first spoken chunk.
-      if (reply.status === "pending" && live.connected()) streamReply(replyLi);
-      if (reply.status === "pending") pollMessage(reply.id);
+      if (reply.status === "pending") {
+        // The event stream may have told about this reply before the POST answered.
+        catchUp(replyLi);
+        pollMessage(reply.id);
+      }
       else if (reply.status === "ready") onReplyReady(replyLi);
     }
 
@@ -728,15 +730,30 @@
     }).catch(function () { /* polling takes over if the stream is gone */ });
   }
 
+  // The latest step of each reply the event stream told about ({type, text}), for replies whose
+  // bubble did not exist yet (the events can beat the POST's answer).
+  var replySteps = {};
+
+  function catchUp(li) {
+    var step = replySteps[li.dataset.messageId];
+    if (!step) return;
+    if (step.text) onLiveEvent({ type: "message.text_ready", payload: { message_id: li.dataset.messageId, text: step.text } });
+    if (step.type !== "message.text_ready") onLiveEvent({ type: step.type, payload: { message_id: li.dataset.messageId } });
+  }
+
   function onLiveEvent(event) {
     var id = parseInt(event.id, 10);
     if (!isNaN(id) && id > cfg.lastEventId) cfg.lastEventId = id;
     var payload = event.payload || {};
+    if (payload.message_id && event.type.indexOf("message.") === 0 && event.type !== "message.pending") {
+      var step = replySteps[payload.message_id] || {};
+      replySteps[payload.message_id] = { type: event.type, text: payload.text || step.text };
+    }
     var li = payload.message_id ? document.getElementById("msg-" + payload.message_id) : null;
     var pending = li && li.dataset.status === "pending";
     if (event.type === "message.text_ready") {
       var note = pending ? li.querySelector(".msg__pending") : null;
-      if (note && payload.text) {
+      if (note && payload.text && !li.querySelector(".msg__text")) {
         note.parentNode.insertBefore(el("p", "msg__text", payload.text), note);
       }
     } else if (event.type === "message.audio_streaming") {

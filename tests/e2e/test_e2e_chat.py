@@ -24,10 +24,17 @@ DISCLOSURE = "Replies are AI-generated speech in a cloned voice."
 
 
 def assert_plays_mp3(page, reply):
-    """The reply's <audio> points at the authorised audio view, which answers 200 audio/mpeg."""
+    """The reply's <audio> plays from an authorised view answering 200 audio/mpeg: the stored clip
+    (`…/audio`), or, for a reply the page heard while it was spoken, the stream endpoint it was fed from
+    (`data-stream-url`; the same bytes)."""
     audio = reply.locator("audio")
-    expect(audio).to_have_attribute("src", re.compile(r"/api/v1/messages/[0-9a-f-]+/audio/?$"))
-    response = page.request.get(audio.get_attribute("src"))
+    url = audio.get_attribute("data-stream-url")
+    if url:
+        assert re.search(r"/api/v1/messages/[0-9a-f-]+/stream/$", url), url
+    else:
+        expect(audio).to_have_attribute("src", re.compile(r"/api/v1/messages/[0-9a-f-]+/audio/?$"))
+        url = audio.get_attribute("src")
+    response = page.request.get(url)
     assert response.status == 200
     assert response.headers["content-type"] == "audio/mpeg"
     assert len(response.body()) > 1000
