@@ -488,15 +488,18 @@ def _speak_and_store(message: Message) -> ClipSample:
 def _clip_finish(clip: ClipSample, *, audio: bytes) -> ClipSample:
     """Write the audio at the clip's canonical path, then record the file: from now on it is stored."""
     path = storage.save_bytes(storage.generated_clip_path(clip), audio)
+    # MP3 from the provider: length from the frame headers, no second decode before the reply is ready.
+    measured = speech.mp3_duration(audio) if clip.content_type == "audio/mpeg" else None
     info = None
-    try:
-        info = probe_audio(audio, filename=path)
-    except AudioProbeError:
-        logger.warning("provider audio for clip %s could not be decoded", clip.pk)
+    if measured is None:
+        try:
+            info = probe_audio(audio, filename=path)
+        except AudioProbeError:
+            logger.warning("provider audio for clip %s could not be decoded", clip.pk)
+        measured = (info.duration_s, info.sample_rate) if info else (None, None)
     with transaction.atomic():
         clip.file = path
-        clip.duration_s = info.duration_s if info else None
-        clip.sample_rate = info.sample_rate if info else None
+        clip.duration_s, clip.sample_rate = measured
         clip.save(update_fields=["file", "duration_s", "sample_rate"])
         generated_audio_register(sha256=clip.sha256, clip=clip, audio=audio)
     return clip

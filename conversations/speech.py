@@ -80,6 +80,47 @@ def _announce_streaming(message: Message) -> None:
         )
 
 
+# MPEG audio layer III: kbit/s by bitrate index (MPEG-1; MPEG-2/2.5) and sample rates by version bits.
+_L3_KBPS = {
+    True: (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320),
+    False: (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),
+}
+_MPEG_RATES = {3: (44100, 48000, 32000), 2: (22050, 24000, 16000), 0: (11025, 12000, 8000)}
+
+
+def mp3_duration(data: bytes) -> tuple[float, int] | None:
+    """(seconds, sample rate) of an MP3 (layer III) from its frame headers, without decoding: the reply is
+    marked ready without a second decode of audio the provider just sent (the clip analysis decodes it
+    later, off the critical path). None when the bytes are not a clean run of layer III frames."""
+    pos = 0
+    if data[:3] == b"ID3" and len(data) >= 10:
+        pos = 10 + ((data[6] & 0x7F) << 21 | (data[7] & 0x7F) << 14 | (data[8] & 0x7F) << 7 | (data[9] & 0x7F))
+    frames, rate, first = 0, None, True
+    while pos + 4 <= len(data):
+        b1, b2 = data[pos + 1], data[pos + 2]
+        if data[pos] != 0xFF or b1 & 0xE0 != 0xE0 or (b1 >> 1) & 3 != 1:
+            if data[pos:pos + 3] == b"TAG":
+                break  # ID3v1 at the end
+            return None
+        version, bitrate_index, rate_index = (b1 >> 3) & 3, b2 >> 4, (b2 >> 2) & 3
+        if version == 1 or rate_index == 3 or bitrate_index in (0, 15):
+            return None
+        frame_rate = _MPEG_RATES[version][rate_index]
+        if rate not in (None, frame_rate):
+            return None
+        rate = frame_rate
+        size = (144 if version == 3 else 72) * _L3_KBPS[version == 3][bitrate_index] * 1000 // rate + ((b2 >> 1) & 1)
+        header = data[pos:pos + min(size, 64)]
+        if not (first and (b"Xing" in header or b"Info" in header)):  # a VBR info frame holds no audio
+            frames += 1
+        first = False
+        pos += size
+    if not frames or rate is None:
+        return None
+    samples_per_frame = 1152 if version == 3 else 576
+    return frames * samples_per_frame / rate, rate
+
+
 # --- read: web processes ---------------------------------------------------------------------------------
 
 
