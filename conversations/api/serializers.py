@@ -37,7 +37,7 @@ class MessageOutputSerializer(serializers.ModelSerializer):
     stream_url = serializers.SerializerMethodField(
         help_text="A reply's audio while it is spoken (`GET …/stream/`); null for your own messages and failed replies.")
     audio_sha256 = serializers.CharField(
-        source="clip.sha256", read_only=True, default=None, allow_null=True,
+        read_only=True, allow_null=True,
         help_text="SHA-256 (hex) of the reply's audio once stored: the bytes streamed are the bytes stored.")
     voice_version = serializers.IntegerField(source="voice_version.number", read_only=True, default=None)
     is_ai_generated = serializers.SerializerMethodField()
@@ -77,9 +77,20 @@ class MessageOutputSerializer(serializers.ModelSerializer):
     def get_stream_url(self, message) -> str | None:
         if message.role != Message.Role.ASSISTANT or message.status == Message.Status.FAILED:
             return None
-        url = reverse("api:message-stream", kwargs={"pk": message.pk})
+        return self._stream_url_pattern.replace(_PK_PLACEHOLDER, str(message.pk))
+
+    @cached_property
+    def _stream_url_pattern(self) -> str:
+        url = reverse("api:message-stream", kwargs={"pk": _PK_PLACEHOLDER})
         request = self.context.get("request")
         return request.build_absolute_uri(url) if request else url
+
+    @staticmethod
+    def _audio_sha256(message) -> str | None:
+        # Lists annotate it (selectors.message_list_for_conversation) rather than join whole clip rows.
+        if hasattr(message, "clip_sha256"):
+            return message.clip_sha256 or None
+        return (message.clip.sha256 or None) if message.clip_id else None
 
     def get_is_ai_generated(self, message) -> bool:
         return message.role == Message.Role.ASSISTANT
@@ -99,6 +110,8 @@ class MessageOutputSerializer(serializers.ModelSerializer):
             "failure_code": message.failure_code,
             "failure_reason": message.failure_reason,
             "audio_url": self.get_audio_url(message),
+            "stream_url": self.get_stream_url(message),
+            "audio_sha256": self._audio_sha256(message),
             "voice_version": version.number if version is not None else None,
             "is_ai_generated": self.get_is_ai_generated(message),
             "reply_engine": message.reply_engine,

@@ -225,6 +225,7 @@ class MessageViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
         message = self.get_object()
         if message.role != Message.Role.ASSISTANT:
             raise NotFound("Only a reply has a spoken stream.")
+        voice_audio_refuse_if_locked(message.conversation.voice)  # as audio/: a revoked voice's audio is gone
         return reply_stream_response(request, speech.reply_audio_open(message=message))
 
     @extend_schema(summary="Retry a failed reply", request=None,
