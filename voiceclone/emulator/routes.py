@@ -241,13 +241,14 @@ class Api:
         """Audio as it is produced, like the real API: the first part of the text is rendered (after the
         configured latency) and sent, then each further part as soon as it is rendered. WAV has one header
         for the whole clip, so it is rendered whole (then sent in chunks)."""
-        kind, rate = self._output_format(request)
-        if kind == "wav":
+        kind, rate, bitrate = self._output_format(request)
+        if kind not in ("mp3", "pcm"):
             return self.text_to_speech(request, voice_id, streaming=True)
         text, model_id, speed = self._tts_payload(request)
         started = time.monotonic()
         ticket = self.state.begin_tts(voice_id, text, model_id)
-        speech = _SpeechStream(self.state, text, ticket.timbre_seed, speed=speed, audio_format=kind, sample_rate=rate)
+        speech = _SpeechStream(self.state, text, ticket, speed=speed, audio_format=kind, sample_rate=rate,
+                               bitrate_kbps=bitrate)
         try:
             speech.render_first()
         except BaseException:
@@ -263,8 +264,7 @@ class Api:
             "tts-latency-ms": str(int((time.monotonic() - started) * 1000)),
             "access-control-expose-headers": _EXPOSED_HEADERS,
         }
-        content_type = "audio/mpeg" if kind == "mp3" else "audio/pcm"
-        return Response(200, b"", content_type, headers, chunks=speech)
+        return Response(200, b"", _CONTENT_TYPES[kind], headers, chunks=speech)
 
     def speech_to_text(self, request: Request) -> Response:
         form = request.form()
@@ -379,9 +379,13 @@ _MPEG_RATES = {3: (44100, 48000, 32000), 2: (22050, 24000, 16000), 0: (11025, 12
 
 
 def _without_info_frame(mp3: bytes) -> bytes:
-    """The frames of an encoded part without its leading Xing/Info frame. That frame describes one part's
+    """The frames of an encoded part without its ID3 tags and leading Xing/Info frame. Those describe one part's
     length; in a stream of parts it would be wrong (decoders would trust it) or play as a click. The real
     API's streams carry none either."""
+    if mp3[:3] == b"ID3" and len(mp3) >= 10:  # an ID3v2 tag (syncsafe size) describes one part too
+        mp3 = mp3[10 + ((mp3[6] & 0x7F) << 21 | (mp3[7] & 0x7F) << 14 | (mp3[8] & 0x7F) << 7 | (mp3[9] & 0x7F)):]
+    if len(mp3) >= 128 and mp3[-128:-125] == b"TAG":  # and an ID3v1 tag at the end
+        mp3 = mp3[:-128]
     if len(mp3) < 4 or mp3[0] != 0xFF or mp3[1] & 0xE0 != 0xE0:
         return mp3
     version, bitrate_index, rate_index = (mp3[1] >> 3) & 3, mp3[2] >> 4, (mp3[2] >> 2) & 3
@@ -399,10 +403,11 @@ class _SpeechStream:
     The emulator's concurrency and spoken-text records (`end_tts`) close when the body ends, or when the
     handler closes it unsent (a dropped connection)."""
 
-    def __init__(self, state: EmulatorState, text: str, seed: str, *, speed: float, audio_format: str,
-                 sample_rate: int) -> None:
-        self.state, self.text, self.seed = state, text, seed
-        self.options = {"speed": speed, "audio_format": audio_format, "sample_rate": sample_rate}
+    def __init__(self, state: EmulatorState, text: str, ticket, *, speed: float, audio_format: str,
+                 sample_rate: int, bitrate_kbps: int | None) -> None:
+        self.state, self.text, self.ticket = state, text, ticket
+        self.options = {"speed": speed, "audio_format": audio_format, "sample_rate": sample_rate,
+                        "bitrate_kbps": bitrate_kbps}
         self.parts = speech_parts(text) or [text]
         self.first: bytes | None = None
         self.digest = hashlib.sha256()
@@ -411,7 +416,9 @@ class _SpeechStream:
         self.ended = False
 
     def _render(self, part: str) -> bytes:
-        rendered = audio.render(part, self.seed, **self.options)
+        rendered = audio.render(part, self.ticket.timbre, **self.options)
+        self.state.record_render((part, self.ticket.timbre.key(), self.options["speed"]), rendered.landmarks,
+                                 ticket=self.ticket)
         self.duration_secs += rendered.duration_secs
         data = _without_info_frame(rendered.data) if self.options["audio_format"] == "mp3" else rendered.data
         self.digest.update(data)
