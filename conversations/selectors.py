@@ -2,7 +2,7 @@
 
 from datetime import UTC, timedelta
 
-from django.db.models import F, Max, Q, QuerySet, Sum
+from django.db.models import Max, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce, Length
 from django.utils import timezone
 
@@ -27,8 +27,8 @@ def conversation_get_for_user(*, user, conversation_id) -> Conversation:
 
 def message_list_for_conversation(*, conversation: Conversation) -> QuerySet[Message]:
     """The conversation's messages, oldest first, with the voice version joined. The clip is not joined:
-    a message's output needs only its `clip_id` and the audio's hash (issue 13: whole clip rows were read for it)."""
-    return conversation.messages.select_related("voice_version").annotate(clip_sha256=F("clip__sha256"))
+    a message's output needs only its `clip_id` (issue 13: whole clip rows were read for it)."""
+    return conversation.messages.select_related("voice_version")
 
 
 def message_get_for_user(*, user, message_id) -> Message:

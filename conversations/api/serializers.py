@@ -38,7 +38,8 @@ class MessageOutputSerializer(serializers.ModelSerializer):
         help_text="A reply's audio while it is spoken (`GET …/stream/`); null for your own messages and failed replies.")
     audio_sha256 = serializers.CharField(
         read_only=True, allow_null=True,
-        help_text="SHA-256 (hex) of the reply's audio once stored: the bytes streamed are the bytes stored.")
+        help_text="SHA-256 (hex) of the reply's audio (the bytes streamed are the bytes stored); given by "
+                  "`GET /messages/{id}/` and the stream's `X-Audio-SHA256`, null in message lists.")
     voice_version = serializers.IntegerField(source="voice_version.number", read_only=True, default=None)
     is_ai_generated = serializers.SerializerMethodField()
     reply_engine_label = serializers.SerializerMethodField()
@@ -87,10 +88,10 @@ class MessageOutputSerializer(serializers.ModelSerializer):
 
     @staticmethod
     def _audio_sha256(message) -> str | None:
-        # Lists annotate it (selectors.message_list_for_conversation) rather than join whole clip rows.
-        if hasattr(message, "clip_sha256"):
-            return message.clip_sha256 or None
-        return (message.clip.sha256 or None) if message.clip_id else None
+        # Where the clip row is loaded (a message, a turn); lists join no clip (issue 13) and say null.
+        if not message.clip_id or not Message.clip.is_cached(message):
+            return None
+        return message.clip.sha256 or None
 
     def get_is_ai_generated(self, message) -> bool:
         return message.role == Message.Role.ASSISTANT

@@ -673,7 +673,8 @@
     audio.setAttribute("aria-label", "Spoken reply (AI-generated)");
     feedStream(audio, audio.dataset.streamUrl);
     li.appendChild(audio);
-    playback.replyReady(li);
+    // Not while a newer message waits in the outbox: its reply is the one to hear (docs/pages.md).
+    if (outbox.size() <= 1) playback.replyReady(li);
   }
 
   // Plays audio/mpeg as it arrives. A plain <audio src> makes the browser probe seconds of an MP3
