@@ -141,8 +141,10 @@ class MessageOutputSerializer(serializers.ModelSerializer):
 class MessageTextInputSerializer(serializers.Serializer):
     """A typed message (`application/json`)."""
 
-    # Python's str.strip() also drops U+001C–U+001F, which JSON Schema's `\s` does not match.
-    text = serializers.CharField(max_length=2000, validators=[RegexValidator(r"[^\s\x1c-\x1f]")],
+    # Python's str.strip() also drops U+001C–U+001F, which JSON Schema's `\s` does not match; DRF refuses NUL
+    # characters, so the pattern says so too.
+    text = serializers.CharField(max_length=2000,
+                                 validators=[RegexValidator(r"^[^\x00]*[^\s\x00\x1c-\x1f][^\x00]*$")],
                                  help_text="What you say; at least one character that is not a space.")
 
 
