@@ -196,9 +196,11 @@ def gate_refusal(candidate: float, active: float, gate: tuple[float, float]) -> 
 
 
 def _generated_share(run: RetrainRun) -> float | None:
+    """Generated share of the uploaded seconds (a cut clip counts with the seconds it contributes)."""
     clips = list(run.run_clips.select_related("clip"))
-    total = sum(c.clip.duration_s or 0 for c in clips)
-    generated = sum(c.clip.duration_s or 0 for c in clips if c.clip.source == ClipSample.Source.GENERATED)
+    seconds = [(c.use_s if c.use_s is not None else c.clip.duration_s or 0.0, c.clip.source) for c in clips]
+    total = sum(s for s, _ in seconds)
+    generated = sum(s for s, source in seconds if source == ClipSample.Source.GENERATED)
     return round(generated / total, 3) if total else None
 
 
