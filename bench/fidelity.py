@@ -1,6 +1,6 @@
 """Does retraining help? Successive retrain generations on the emulator, similarity to the originals.
 
-Run: .venv/bin/python bench/fidelity.py [--generations 5] [--shares 0.3 0.6 0.9] [--gate-min-similarity 0.5]
+Run: .venv/bin/python bench/fidelity.py [--generations 5] [--shares 0.3 0.6 0.9] [--gate-share 0.3]
 
 A "human" speaker's originals are synthesised directly by the emulator's synthesiser (not through its
 API, so the emulator does not know them as its own renders and measures them like a person's recordings;
@@ -11,13 +11,10 @@ cloned from them, then each generation is trained on the previous generation's s
   (b) s=<x>     voiceclone: conversations produce replies (message_send, the reply task, clip analysis),
                 staff approve the clips, and the real retrain run services pick the training set
                 (clones.services.selection with RETRAIN_GENERATED_SHARE_MAX = x) and propose → approve →
-                execute → promote; every candidate is promoted (no gate);
-  (c) gate      as (b) with the default share, plus a promotion gate: a candidate is rejected (the active
-                version keeps speaking) when its probe similarity to the originals is below
-                --gate-min-similarity or more than --gate-max-drop below the active version's. The gate
-                of issue 10 item 3 (branch `gate`, FIDELITY_GATE_MIN_SIMILARITY 0.5 and
-                FIDELITY_GATE_MAX_SIMILARITY_DROP 0.15) was not in main when this was written, so the bench
-                applies the same two similarity rules itself (the real gate also checks WER and prosody).
+                execute → promote; every candidate is promoted (staff override the fidelity gate);
+  (c) gate      as (b) with the default share and the real promotion gate (fidelity.gate, FIDELITY_GATE_*
+                settings): `retrain_run_promote` refuses a failing candidate (FidelityGateFailed), the bench
+                then rejects the run and the active version keeps speaking.
 
 After every generation the active version reads a fixed probe set through the provider; the number printed
 is fidelity.similarity.speaker_similarity of those replies (pooled) to the originals (0–1). Writes the
@@ -55,6 +52,8 @@ from conversations import services as conversation_services  # noqa: E402
 from conversations.models import Message  # noqa: E402
 from fidelity.similarity import speaker_similarity, voice_profile  # noqa: E402
 from retraining import services as retrain_services  # noqa: E402
+from fidelity.gate import FidelityGateFailed, FidelityGatePending, fidelity_gate_evaluate  # noqa: E402
+from fidelity.models import GateReport  # noqa: E402
 from retraining.models import RetrainRun  # noqa: E402
 from voiceclone import provider  # noqa: E402
 from voiceclone.emulator import EmulatorServer, audio  # noqa: E402
@@ -168,31 +167,33 @@ def voiceclone_series(label, recordings, probe, generations, conversations, url,
         candidate = run.new_version.provider_voice_id
         candidate_similarity = probe(candidate)
         candidate_depth = generation_of(candidate, url)  # a refused candidate's provider voice is deleted
-        refusal = gate_refusal(candidate_similarity, probe(active), gate) if gate else None
-        promoted = refusal is None
-        if promoted:
-            retrain_services.retrain_run_promote(run=run, by=staff)
-        else:
+        report = GateReport.objects.filter(run=run).first()
+        if report is None or report.verdict == GateReport.Verdict.PENDING:
+            report = fidelity_gate_evaluate(run_id=run.pk)
+        refusal = None
+        try:
+            if gate:
+                retrain_services.retrain_run_promote(run=run, by=staff)
+            else:
+                retrain_services.retrain_run_promote(
+                    run=run, by=staff, override_reason="bench/fidelity.py (b): retraining without the gate")
+        except (FidelityGateFailed, FidelityGatePending) as refused:
+            refusal = str(refused)
             retrain_services.retrain_run_reject(run=run, by=staff, reason=refusal)
+        promoted = refusal is None
         voice = Voice.objects.get(pk=voice.pk)
         active = voice.current_version.provider_voice_id
         rows.append({
             "generation": g, "similarity": probe(active), "candidate_similarity": candidate_similarity,
             "candidate_depth": candidate_depth, "depth": generation_of(active, url),
             "promoted": promoted, "clips": run.run_clips.count(),
+            "gate": {"verdict": report.verdict if report else None,
+                     "similarity": report.similarity if report else None,
+                     "active_similarity": report.active_similarity if report else None,
+                     "reasons": [r.get("code") for r in report.reasons] if report else []},
             "generated_share": _generated_share(run),
         })
     return rows
-
-
-def gate_refusal(candidate: float, active: float, gate: tuple[float, float]) -> str | None:
-    """Why the gate refuses a candidate, or None: below the floor, or too far below the active version."""
-    floor, max_drop = gate
-    if candidate < floor:
-        return f"similarity to the originals {candidate:.3f} < {floor:g}"
-    if active - candidate > max_drop:
-        return f"similarity {candidate:.3f} is {active - candidate:.3f} below the active version's {active:.3f}"
-    return None
 
 
 def _generated_share(run: RetrainRun) -> float | None:
@@ -212,10 +213,6 @@ def main() -> None:
                         help="RETRAIN_GENERATED_SHARE_MAX values for (b)")
     parser.add_argument("--gate-share", type=float, default=None,
                         help="RETRAIN_GENERATED_SHARE_MAX for (c) (default: the setting's default)")
-    parser.add_argument("--gate-min-similarity", type=float, default=0.5,
-                        help="(c) refuses candidates below this similarity to the originals")
-    parser.add_argument("--gate-max-drop", type=float, default=0.15,
-                        help="(c) refuses candidates this much below the active version's similarity")
     parser.add_argument("--conversations", type=int, default=8, help="conversations (one reply each) per generation")
     args = parser.parse_args()
     started = time.perf_counter()
@@ -238,7 +235,7 @@ def main() -> None:
                 share=share, gate=None)
         series[f"(c) gate, share {default_share:g}"] = voiceclone_series(
             "c", recordings, probe, args.generations, args.conversations, server.url,
-            share=default_share, gate=(args.gate_min_similarity, args.gate_max_drop))
+            share=default_share, gate=True)
     finally:
         server.stop()
     elapsed = time.perf_counter() - started
@@ -249,8 +246,9 @@ def report(series, args, elapsed) -> None:
     names = list(series)
     print(f"similarity of the active version to the originals (fidelity.similarity, 0-1), per generation; "
           f"{args.conversations} replies per generation")
-    print(f"(c): the gate is applied by this bench (not in main yet): a candidate below {args.gate_min_similarity:g} "
-          f"or more than {args.gate_max_drop:g} below the active version is rejected; the active version keeps speaking")
+    print(f"(c): the promotion gate (fidelity.gate): similarity >= {settings.FIDELITY_GATE_MIN_SIMILARITY:g}, drop <= "
+          f"{settings.FIDELITY_GATE_MAX_SIMILARITY_DROP:g} vs the active version, WER and prosody; a refused candidate "
+          "is rejected and the active version keeps speaking")
     print("d<n>: the active voice's lineage depth at the emulator (0: cloned from human audio only)")
     print(f"{'generation':>10} " + " ".join(f"{n:>34}" for n in names))
     for g in range(args.generations + 1):
@@ -263,11 +261,12 @@ def report(series, args, elapsed) -> None:
     print(f"run time {elapsed:.0f} s")
     RESULTS.mkdir(exist_ok=True)
     payload = {"generations": args.generations, "conversations": args.conversations,
-               "gate": {"min_similarity": args.gate_min_similarity, "max_drop": args.gate_max_drop,
-                        "applied_by": "bench/fidelity.py (the gate of branch `gate` was not in main)"},
+               "gate": {"min_similarity": settings.FIDELITY_GATE_MIN_SIMILARITY,
+                        "max_similarity_drop": settings.FIDELITY_GATE_MAX_SIMILARITY_DROP,
+                        "applied_by": "fidelity.gate via retrain_run_promote"},
                "probe_texts": PROBE_TEXTS, "run_time_s": round(elapsed), "series": series}
     (RESULTS / "fidelity.json").write_text(json.dumps(payload, indent=2) + "\n")
-    chart(series, RESULTS / "fidelity.png", args.gate_min_similarity)
+    chart(series, RESULTS / "fidelity.png", settings.FIDELITY_GATE_MIN_SIMILARITY)
     print(f"wrote {RESULTS / 'fidelity.json'} and {RESULTS / 'fidelity.png'}")
 
 
