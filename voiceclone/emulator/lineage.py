@@ -37,9 +37,9 @@ from .timbre import Degradation, Timbre, blend, degrade, estimate_from_features,
 MAX_RENDERS = 5000
 # Renders whose fingerprint is still pending (audio.PendingLandmarks) are fingerprinted when an upload is
 # matched against them. Beyond this many, the oldest are fingerprinted by one background worker after the
-# response (RenderRegistry.work_off_backlog), so an upload to a long-running emulator never waits for
-# thousands (about 0.15 s each) while a test that never uploads a reply pays nothing.
-MAX_PENDING = 8
+# response (RenderRegistry.work_off_backlog): no client waits for a fingerprint, and an upload waits for at
+# most this many (about 0.1 s each), which stays well inside a client's timeout on a loaded machine.
+MAX_PENDING = 2
 _fingerprint_worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="emulator-fingerprint")
 # A sample is a registered render when this many landmarks agree at one offset and they are at least
 # MIN_MATCH_SHARE of the render's landmarks over the stretch the sample covers (the thresholds the
