@@ -478,8 +478,10 @@ CLIP_QUALITY_THRESHOLDS = env.json("CLIP_QUALITY_THRESHOLDS", default={})
 # minutes of clean audio, with little benefit beyond 3; more is not better.
 
 RETRAIN_SELECTION_BUDGET_S = env_float("RETRAIN_SELECTION_BUDGET_S", 150.0, minimum=1)
-# Most of the selected duration that may be the clone's own synthetic speech (drift guard).
-RETRAIN_GENERATED_SHARE_MAX = env_float("RETRAIN_GENERATED_SHARE_MAX", 0.6, minimum=0)
+# Most of the selected duration that may be the clone's own synthetic speech (drift guard). 0.3: a retrain
+# stays mostly human audio, the only setting under which bench/fidelity.py's retrains did not drift
+# (docs/fidelity.md, "Does retraining help?").
+RETRAIN_GENERATED_SHARE_MAX = env_float("RETRAIN_GENERATED_SHARE_MAX", 0.3, minimum=0)
 # Deepest lineage a generated clip may have (1 = spoken by a version trained on originals only).
 RETRAIN_MAX_LINEAGE_DEPTH = env_int("RETRAIN_MAX_LINEAGE_DEPTH", 2, minimum=0)
 # Most of the selected duration any one conversation may supply.

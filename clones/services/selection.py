@@ -17,13 +17,13 @@ functions over the ranked candidates):
    and ranks as one generation deeper.
 3. **Capacity for generated speech** = min(budget room, share room):
    - budget room = `RETRAIN_SELECTION_BUDGET_S` − originals;
-   - share room = s / (1 − s) × originals, with s = `RETRAIN_GENERATED_SHARE_MAX` (0.6 → 1.5 × the
+   - share room = s / (1 − s) × originals, with s = `RETRAIN_GENERATED_SHARE_MAX` (default 0.3 → 0.43 × the
      originals), so generated speech is at most s of the selected total. **No originals, no
      generated speech**: a retrain never learns from the clone's own speech alone.
    The capacity is *filled*, not starved: when the next clip is longer than the room left, it is cut to
    the room (its training copy keeps the first seconds, cut at a pause), provided the cut keeps at least
    `RETRAIN_CLIP_MIN_S`. So a voice with little original audio gets a small run rather than none
-   (8 s of originals → 12 s of generated speech, whatever the replies' length).
+   (at s = 0.6, 8 s of originals → 12 s of generated speech, whatever the replies' length).
 4. **Per-conversation cap**: one conversation supplies at most
    `RETRAIN_MAX_CLIPS_PER_CONVERSATION_SHARE` × the planned total (originals + capacity), except that a
    conversation's first selected clip is always admitted: the cap limits how much of the run one

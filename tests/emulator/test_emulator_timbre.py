@@ -17,6 +17,7 @@ from clones.analysis import encode_mp3, training_copy
 from fidelity.features import voice_features
 from fidelity.similarity import speaker_similarity
 from voiceclone.emulator.audio import SAMPLE_RATE, synthesize
+from voiceclone.emulator.lineage import MAX_PENDING
 from voiceclone.emulator.timbre import Timbre
 from tests.espeak import SENTENCES, require_espeak, speak, speak_wav
 
@@ -101,6 +102,19 @@ def test_emulator_speech_coming_back_as_samples_is_recognised_and_degrades(emula
     assert timbre["pitch_range_st"] == pytest.approx(parent["pitch_range_st"] * 0.85, rel=0.02)
     assert timbre["breathiness"] == pytest.approx(parent["breathiness"] + 0.06, abs=0.01)
     assert timbre["spectral_tilt_db"] == pytest.approx(parent["spectral_tilt_db"] + 0.8, abs=0.05)
+
+
+def test_replies_are_recognised_whether_fingerprinted_in_the_background_or_on_upload(emulator_http, emulator_control):
+    """Render fingerprints are off the request path (pending, a backlog worked off in the background);
+    an upload still sees every render made before it, so recognition does not depend on timing."""
+    base = _clone(emulator_http, "base", _synthetic_speaker(Timbre(190.0, 5.0, 1.1, -12.0, 0.1)))
+    texts = [f"{REPLIES[i % len(REPLIES)]} Number {i}." for i in range(MAX_PENDING + 3)]
+    replies = [_speak(emulator_http, base, text) for text in texts]
+    # The oldest went to the background worker; the newest are still pending when the upload arrives.
+    for name, reply in (("oldest", replies[0]), ("newest", replies[-1])):
+        child = _clone(emulator_http, name, [(f"{name}.mp3", _as_training_copy(reply))])
+        view = emulator_control.voice_timbre(child)
+        assert (view["generation"], view["lineage"]["synthetic_share"]) == (1, 1.0), name
 
 
 def _synthetic_speaker(timbre: Timbre) -> list[tuple[str, bytes]]:

@@ -44,16 +44,16 @@ def test_one_8s_original_and_20_conversations_of_one_short_reply_are_eligible_an
 
     row = eligibility_of(staff_api, voice)
     assert row["is_eligible"] is True, row["reasons"]
-    assert row["counts"]["selection"] == {"originals": 1, "generated": 3, "duration_s": 20.0,
-                                          "generated_share": 0.6}
+    assert row["counts"]["selection"] == {"originals": 1, "generated": 1, "duration_s": 11.43,
+                                          "generated_share": 0.3}
 
     response = propose(staff_api, voice)
     assert response.status_code == 201, response.content
     run = response.json()
     generated = [c for c in run["clips"] if c["role"] == "generated"]
-    # Three replies from three conversations; the third is cut to fill 1.5 × 8 s = 12 s.
-    assert [c["use_s"] for c in generated] == [4.2, 4.2, 3.6]
-    assert run["total_duration_s"] == 20.0
+    # The default cap (0.3) leaves 3/7 × 8 s = 3.43 s for generated speech: one reply, cut to fill it.
+    assert [c["use_s"] for c in generated] == [3.429]
+    assert run["total_duration_s"] == 11.43
 
 
 SCENARIOS = {
@@ -106,9 +106,10 @@ def test_reasons_say_what_to_do(staff_api, emulator_ctl):
     tiny = voice_at_provider(name="Tiny", originals_s=(1.0,))
     short_replies(tiny)
     (reason,) = eligibility_of(staff_api, tiny)["reasons"]
-    # 1 s of originals leaves 1.5 s for generated speech, less than the 2 s shortest usable clip.
+    # 1 s of originals leaves 3/7 s for generated speech (cap 0.3), less than the 2 s shortest usable clip:
+    # 2 s needs 2 × 7/3 = 4.7 s of originals.
     assert reason["code"] == "originals_too_short"
-    assert "Add at least 0.3 s of consented recordings" in reason["message"]
+    assert "Add at least 3.7 s of consented recordings" in reason["message"]
 
     few = voice_at_provider(name="Few")
     short_replies(few, 3)

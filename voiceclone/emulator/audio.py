@@ -250,13 +250,47 @@ def resample(samples: np.ndarray, rate: int) -> np.ndarray:
     return np.interp(positions, np.arange(len(samples)), samples).astype(np.float32)
 
 
+class PendingLandmarks:
+    """The landmarks of one render, computed at most once and only when something needs them.
+
+    The fingerprint costs about half an MP3 encode (mostly Praat's resampler; a cheaper linear resampler
+    was tried and its landmarks no longer match a training copy of the reply), and a client never needs
+    it: only a later sample upload that is matched against the renders does (voiceclone.emulator.lineage,
+    which also fingerprints a backlog in the background). So a render keeps only its recipe (text, timbre,
+    speed; synthesis is deterministic) and `result()` re-synthesises and fingerprints on first use. The
+    value is the same whenever it is computed: matching stays deterministic.
+    """
+
+    def __init__(self, text: str, timbre: Timbre, speed: float) -> None:
+        self._recipe: tuple | None = (text, timbre, speed)
+        self._value: Landmarks | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def is_done(self) -> bool:
+        return self._value is not None
+
+    def result(self) -> Landmarks:
+        with self._lock:
+            if self._value is None:
+                text, timbre, speed = self._recipe
+                self._value = landmarks(synthesize(text, timbre, speed=speed), SAMPLE_RATE)
+                self._recipe = None
+            return self._value
+
+
 @dataclass(frozen=True)
 class Rendered:
     data: bytes
     duration_secs: float
     # Spectral-peak landmarks of the speech (fidelity.fingerprint), so the emulator recognises its own
-    # output when it comes back as a voice sample (voiceclone.emulator.lineage).
-    landmarks: Landmarks | None = None
+    # output when it comes back as a voice sample (voiceclone.emulator.lineage). Pending until computed.
+    fingerprint: PendingLandmarks | None = None
+
+    @property
+    def landmarks(self) -> Landmarks | None:
+        """The landmarks, computed now if the background worker has not got to them yet."""
+        return self.fingerprint.result() if self.fingerprint is not None else None
 
 
 # Rendered replies by (text, timbre, speed, format, rate). Output is deterministic, so repeated
@@ -276,7 +310,9 @@ def render(
     sample_rate: int = SAMPLE_RATE,
     bitrate_kbps: int | None = None,
 ) -> Rendered:
-    """Synthesise, fingerprint and encode at `sample_rate` (mp3 with `bitrate_kbps`: constant bitrate).
+    """Synthesise and encode at `sample_rate` (mp3 with `bitrate_kbps`: constant bitrate).
+
+    The landmarks are left pending (`Rendered.fingerprint`), computed when first needed.
 
     "mp3" without a bitrate keeps the legacy fast path: VBR at SAMPLE_RATE whatever `sample_rate` says.
     """
@@ -295,9 +331,7 @@ def render(
         data = encode(samples, "mp3")
     else:
         data = encode(resample(samples, sample_rate), audio_format, sample_rate)
-    # The landmarks cost about a third of the encode (mostly Praat's resampler); a cheaper linear resampler
-    # was tried and its landmarks no longer match a training copy of the reply.
-    rendered = Rendered(data, round(seconds(samples), 3), landmarks(samples, SAMPLE_RATE))
+    rendered = Rendered(data, round(seconds(samples), 3), PendingLandmarks(text, voice, speed))
     with _cache_lock:
         if key not in _cache and len(data) <= _CACHE_MAX_BYTES // 4:
             _cache[key] = rendered
@@ -349,6 +383,7 @@ def seconds(samples: np.ndarray) -> float:
 
 __all__ = [
     "SAMPLE_RATE",
+    "PendingLandmarks",
     "Rendered",
     "Timbre",
     "encode",

@@ -22,7 +22,8 @@ import hashlib
 import io
 import math
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,6 +35,12 @@ from fidelity.fingerprint import Landmarks, best_alignment, query_landmarks
 from .timbre import Degradation, Timbre, blend, degrade, estimate_from_features, timbre_for
 
 MAX_RENDERS = 5000
+# Renders whose fingerprint is still pending (audio.PendingLandmarks) are fingerprinted when an upload is
+# matched against them. Beyond this many, the oldest are fingerprinted by one background worker after the
+# response (RenderRegistry.work_off_backlog): no client waits for a fingerprint, and an upload waits for at
+# most this many (about 0.1 s each), which stays well inside a client's timeout on a loaded machine.
+MAX_PENDING = 2
+_fingerprint_worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="emulator-fingerprint")
 # A sample is a registered render when this many landmarks agree at one offset and they are at least
 # MIN_MATCH_SHARE of the render's landmarks over the stretch the sample covers (the thresholds the
 # project's lineage guard uses, FIDELITY_FINGERPRINT_MIN_ALIGNED, with a stricter share).
@@ -61,12 +68,26 @@ class SampleAnalysis:
         return cls(float(data["voiced_s"]), timbre, int(data["depth"]))
 
 
+class _Computed:
+    """Landmarks already at hand, with the interface of audio.PendingLandmarks."""
+
+    def __init__(self, landmarks: Landmarks) -> None:
+        self._landmarks = landmarks
+
+    def result(self) -> Landmarks:
+        return self._landmarks
+
+
 @dataclass(frozen=True)
 class _Render:
-    landmarks: Landmarks
+    fingerprint: object  # audio.PendingLandmarks, or _Computed: `.result()` gives the Landmarks
     depth: int
     timbre: Timbre
     voiced_s: float
+
+    @property
+    def landmarks(self) -> Landmarks:
+        return self.fingerprint.result()
 
 
 class RenderRegistry:
@@ -75,20 +96,38 @@ class RenderRegistry:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._renders: OrderedDict[tuple, _Render] = OrderedDict()
+        self._pending: deque = deque()  # fingerprints not computed yet, oldest first
 
     def clear(self) -> None:
         with self._lock:
             self._renders.clear()
+            self._pending.clear()
 
-    def add(self, key: tuple, landmarks: Landmarks, *, depth: int, timbre: Timbre) -> None:
+    def add(self, key: tuple, landmarks, *, depth: int, timbre: Timbre, duration_s: float | None = None) -> None:
+        """Register a render. `landmarks` is a Landmarks, or a pending fingerprint (audio.PendingLandmarks,
+        then with `duration_s`) that `match` waits for: a render registered before an upload is always
+        matched against it, whether or not the background worker has fingerprinted it yet."""
+        if isinstance(landmarks, Landmarks):
+            landmarks, duration_s = _Computed(landmarks), landmarks.duration_s
         with self._lock:
             if key in self._renders:
                 self._renders.move_to_end(key)
                 return
             # About 80 % of an emulator utterance is voiced (audio._segments); good enough as a weight.
-            self._renders[key] = _Render(landmarks, depth, timbre, 0.8 * landmarks.duration_s)
+            self._renders[key] = _Render(landmarks, depth, timbre, 0.8 * duration_s)
+            if not isinstance(landmarks, _Computed):
+                self._pending.append(landmarks)
             while len(self._renders) > MAX_RENDERS:
                 self._renders.popitem(last=False)
+
+    def work_off_backlog(self) -> None:
+        """Queue the oldest pending fingerprints beyond MAX_PENDING on the background worker (call it after
+        the response is sent). Only the moment a value is computed changes, never the value."""
+        with self._lock:
+            while self._pending and (self._pending[0].is_done or len(self._pending) > MAX_PENDING):
+                fingerprint = self._pending.popleft()
+                if not fingerprint.is_done:
+                    _fingerprint_worker.submit(fingerprint.result)
 
     def match(self, samples: np.ndarray, sample_rate: int) -> _Render | None:
         """The registered render this recording is a copy of (re-encoded, trimmed, re-gained), or None."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Callable, Iterable
 from urllib.parse import parse_qs
 
 from . import errors
@@ -60,6 +60,8 @@ class Response:
     headers: dict[str, str] = field(default_factory=dict)
     # When set, the body is sent with Transfer-Encoding: chunked, one HTTP chunk per item.
     chunks: Iterable[bytes] | None = None
+    # Called once the response has been written (or the client went away): work the client need not wait for.
+    after: Callable[[], None] | None = None
 
     @classmethod
     def json(cls, payload: object, status: int = 200, headers: dict[str, str] | None = None) -> "Response":

@@ -212,7 +212,7 @@ class Api:
             rendered = audio.render(
                 text, ticket.timbre, speed=speed, audio_format=kind, sample_rate=rate, bitrate_kbps=bitrate
             )
-            self.state.record_render((text, ticket.timbre.key(), speed), rendered.landmarks, ticket=ticket)
+            self.state.record_render((text, ticket.timbre.key(), speed), rendered, ticket=ticket)
         finally:
             self.state.end_tts(
                 audio_sha256=hashlib.sha256(rendered.data).hexdigest() if rendered else None,
@@ -230,12 +230,17 @@ class Api:
             "access-control-expose-headers": _EXPOSED_HEADERS,
         }
         content_type = _CONTENT_TYPES[kind]
+        # Fingerprints are computed when an upload needs them; a backlog is worked off once the audio is on
+        # its way (server._send runs `after`).
+        after = self.state.renders.work_off_backlog
         if not streaming:
-            return Response(200, rendered.data, content_type, headers)
+            return Response(200, rendered.data, content_type, headers, after=after)
         # Several chunks, so clients really exercise chunked decoding and incremental reads.
         data = rendered.data
         size = min(8192, max(512, math.ceil(len(data) / 4)))
-        return Response(200, b"", content_type, headers, chunks=[data[i : i + size] for i in range(0, len(data), size)])
+        return Response(
+            200, b"", content_type, headers, chunks=[data[i : i + size] for i in range(0, len(data), size)], after=after
+        )
 
     def text_to_speech_stream(self, request: Request, voice_id: str) -> Response:
         """Audio as it is produced, like the real API: the first part of the text is rendered (after the

@@ -345,3 +345,6 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.write(response.body)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True  # the client gave up (e.g. its own timeout)
+        finally:
+            if response.after is not None:
+                response.after()

@@ -379,10 +379,14 @@ class EmulatorState:
                 timbre, record["generation"], cost, self._in_flight_tts, self.config.max_concurrent_requests
             )
 
-    def record_render(self, key: tuple, landmarks, *, ticket: TtsTicket) -> None:
-        """Remember a render, so a copy of it uploaded as a sample is recognised as generation + 1 speech."""
-        if landmarks is not None:
-            self.renders.add(key, landmarks, depth=ticket.generation + 1, timbre=ticket.timbre)
+    def record_render(self, key: tuple, rendered, *, ticket: TtsTicket) -> None:
+        """Remember a render (audio.Rendered), so a copy of it uploaded as a sample is recognised as
+        generation + 1 speech. Its fingerprint may still be pending; matching waits for it."""
+        if rendered.fingerprint is not None:
+            self.renders.add(
+                key, rendered.fingerprint, depth=ticket.generation + 1, timbre=ticket.timbre,
+                duration_s=rendered.duration_secs,
+            )
 
     def end_tts(self, *, audio_sha256: str | None, text: str, duration_secs: float) -> None:
         with self._lock:
