@@ -115,7 +115,7 @@ def test_metrics_count_requests_tasks_queue_provider_errors_and_quota(
                           method="GET", view="api:voice-list", status="200") or 0
     tts_before = _metric(before, "voiceclone_task_duration_seconds_count",
                          func="conversations.tasks.message_reply_generate", result="success") or 0
-    errors_before = _metric(before, "voiceclone_provider_errors_total", operation="tts",
+    errors_before = _metric(before, "voiceclone_provider_errors_total", operation="tts_stream",
                             error="ProviderUnavailable") or 0
 
     assert alice_api.get("/api/v1/voices/").status_code == 200
@@ -135,7 +135,7 @@ def test_metrics_count_requests_tasks_queue_provider_errors_and_quota(
     assert _metric(text, "voiceclone_task_duration_seconds_count",
                    func="conversations.tasks.message_reply_generate", result="success") == tts_before + 1
     assert _metric(text, "voiceclone_task_wait_seconds_count", func="conversations.tasks.message_reply_generate")
-    assert _metric(text, "voiceclone_provider_errors_total", operation="tts",
+    assert _metric(text, "voiceclone_provider_errors_total", operation="tts_stream",
                    error="ProviderUnavailable") == errors_before + 1
     assert _metric(text, "voiceclone_queue_depth") == 0  # sync mode: nothing waits
     voices = len(emulator_ctl.voice_ids())

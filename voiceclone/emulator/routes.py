@@ -422,7 +422,7 @@ class _SpeechStream:
 
     def _render(self, part: str) -> bytes:
         rendered = audio.render(part, self.ticket.timbre, **self.options)
-        self.state.record_render((part, self.ticket.timbre.key(), self.options["speed"]), rendered.landmarks,
+        self.state.record_render((part, self.ticket.timbre.key(), self.options["speed"]), rendered,
                                  ticket=self.ticket)
         self.duration_secs += rendered.duration_secs
         data = _without_info_frame(rendered.data) if self.options["audio_format"] == "mp3" else rendered.data
