@@ -89,7 +89,9 @@ def test_a_long_reply_is_cut_at_a_pause_before_its_tail():
     assert stored_bytes(clip) and probe_audio(stored_bytes(clip)).duration_s == pytest.approx(40, abs=0.1)
 
 
-def test_training_copies_of_a_selection_follow_its_order_and_cuts():
+def test_training_copies_of_a_selection_follow_its_order_and_cuts(settings):
+    # At a generated-share cap of 0.6 the 8 s original leaves room for both replies (12 s).
+    settings.RETRAIN_GENERATED_SHARE_MAX = 0.6
     voice = VoiceFactory()
     original = stored_clip(speech_like(8.0, SR, seed=9), voice=voice, source="original", review_status="approved",
                            duration_s=8.0, text="")

@@ -54,7 +54,7 @@ def test_liveness_answers_without_asking_any_dependency(client):
 @pytest.mark.django_db(transaction=True)  # the checks run in other threads, with their own connections
 def test_readiness_checks_database_cache_broker_and_storage_but_not_the_provider(client, emulator_ctl):
     emulator_ctl.add_fault(r"^/v1/user/subscription$", status=503, count=None)
-    response = client.get("/health/ready/", HTTP_ACCEPT="application/json")
+    response = _in_own_thread(client.get, "/health/ready/", HTTP_ACCEPT="application/json")
     assert response.status_code == 200, response.content
     checks = response.json()
     assert set(checks.values()) == {"OK"}
@@ -63,12 +63,12 @@ def test_readiness_checks_database_cache_broker_and_storage_but_not_the_provider
 
 @pytest.mark.django_db(transaction=True)  # the checks run in other threads, with their own connections
 def test_health_includes_the_provider_and_fails_when_it_is_down(client, emulator_ctl, fresh_quota):
-    ok = client.get("/health/?format=json")
+    ok = _in_own_thread(client.get, "/health/?format=json")
     assert ok.status_code == 200, ok.content
     assert ok.json()["Provider()"] == "OK"
 
     emulator_ctl.add_fault(r"^/v1/user/subscription$", status=503, count=None)
-    down = client.get("/health/?format=json")
+    down = _in_own_thread(client.get, "/health/?format=json")
     assert down.status_code == 500
     body = down.json()
     assert "did not answer" in body["Provider()"]
@@ -85,12 +85,18 @@ def test_health_check_command_runs_the_checks_without_a_web_server(emulator_ctl,
     assert _health_check_command("health") == 1
 
 
-def _health_check_command(path: str):
-    """Run `manage.py health_check PATH --no-http` as a shell would: in a thread with no event loop.
+def _in_own_thread(function, *args, **kwargs):
+    """Call `function` in a thread with no event loop, as a web server or a shell would.
 
-    The command calls `asyncio.run`, which refuses a thread whose loop is running; once a browser test
-    has run in this test process, Playwright's sync API has left one running in the main thread.
-    Returns the command's exit code."""
+    The health checks run through asyncio (`asyncio.run` in the command, `async_to_sync` in the view), which
+    refuses a thread whose event loop is running; once a browser test has run in this test process,
+    Playwright's sync API has left one running in the main thread."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(function, *args, **kwargs).result()
+
+
+def _health_check_command(path: str):
+    """Run `manage.py health_check PATH --no-http`; returns its exit code."""
 
     def run():
         try:
@@ -99,8 +105,7 @@ def _health_check_command(path: str):
             return exit_.code
         return None
 
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(run).result()
+    return _in_own_thread(run)
 
 
 # --- metrics ----------------------------------------------------------------------------------------------

@@ -101,7 +101,7 @@ def test_promotion_keeps_the_voice_id_and_the_next_reply_uses_the_new_provider_v
     assert reply.status == Message.Status.READY
     assert reply.voice_version_id == new_version.pk
     tts = emulator_ctl.requests(path=r"^/v1/text-to-speech/")
-    assert tts[-1]["path"] == f"/v1/text-to-speech/{new_version.provider_voice_id}"
+    assert tts[-1]["path"] == f"/v1/text-to-speech/{new_version.provider_voice_id}/stream"  # replies stream
 
 
 def test_a_reply_in_flight_during_promotion_finishes_and_its_old_voice_stays_until_done(
