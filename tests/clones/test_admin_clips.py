@@ -10,14 +10,11 @@ from clones.models import ClipSample
 from clones.waveform import waveform_path
 from retraining.models import RetrainRun, RetrainRunClip
 from tests.factories import ClipSampleFactory, ConversationFactory, VoiceFactory
+from tests.served_audio import served
 
 pytestmark = pytest.mark.django_db
 
 CHANGELIST = "/admin/clones/clipsample/"
-
-
-def audio_body(response) -> bytes:
-    return b"".join(response.streaming_content) if response.streaming else response.content
 
 
 @pytest.fixture
@@ -46,12 +43,12 @@ def test_staff_filters_a_voices_pending_clips_plays_one_and_bulk_approves_ten(st
     assert "Pending reply 0" in html
 
     # Play one: the player's source streams the stored MP3, with HTTP Range for seeking.
-    played = staff_client.get(audio_url)
-    assert played.status_code == 200
-    assert played["Content-Type"] == "audio/mpeg"
-    assert audio_body(played) == default_storage.open(pending[0].file.name).read()
-    ranged = staff_client.get(audio_url, HTTP_RANGE="bytes=0-9")
-    assert ranged.status_code == 206 and len(ranged.content) == 10
+    played = served(staff_client.get(audio_url))
+    assert played.status == 200
+    assert played.headers["content-type"] == "audio/mpeg"
+    assert played.body == default_storage.open(pending[0].file.name).read()
+    ranged = served(staff_client.get(audio_url, HTTP_RANGE="bytes=0-9"), range_header="bytes=0-9")
+    assert ranged.status == 206 and len(ranged.body) == 10
 
     chosen = [c.pk for c in pending[:10]]
     response = staff_client.post(

@@ -11,6 +11,7 @@ from clones.models import ClipSample, ConsentRecord, GeneratedAudio, Voice
 from clones.services import select_clips_for_retrain
 from tests.audio import wav_bytes
 from tests.consent import page_consent
+from tests.served_audio import served
 
 pytestmark = pytest.mark.django_db
 
@@ -50,8 +51,8 @@ def test_adding_originals_through_the_api_with_consent(alice, alice_api, alice_v
 
     listing = alice_api.get(f"/api/v1/voices/{alice_voice}/originals/").json()
     assert len(listing) == 4 and {o["is_retired"] for o in listing} == {False}
-    audio = alice_api.get(listing[-1]["audio_url"])
-    assert audio.status_code == 200
+    audio = served(alice_api.get(listing[-1]["audio_url"]))
+    assert audio.status == 200
     assert {c.clip_id for c in select_clips_for_retrain(voice=voice).originals} == {o["id"] for o in listing}
 
 

@@ -14,6 +14,7 @@ from django.urls import reverse
 from clones.models import ClipSample, Voice
 from conversations.models import Conversation, Message
 from tests.factories import ClipSampleFactory, UserFactory, VoiceFactory
+from tests.served_audio import served
 
 pytestmark = pytest.mark.django_db
 
@@ -70,8 +71,8 @@ def test_bob_chats_with_a_shared_voice(bob_api, bob, shared_voice, run_tasks):
     reply = Message.objects.get(pk=turn.json()["assistant_message"]["id"])
     assert reply.status == Message.Status.READY, reply.failure_reason
     assert reply.conversation.user == bob and reply.conversation.voice == shared_voice
-    audio = bob_api.get(f"/api/v1/messages/{reply.pk}/audio/")
-    assert audio.status_code == 200 and audio["Content-Type"] == "audio/mpeg"
+    audio = served(bob_api.get(f"/api/v1/messages/{reply.pk}/audio/"))
+    assert audio.status == 200 and audio.headers["content-type"] == "audio/mpeg"
 
 
 def test_bob_cannot_start_a_conversation_with_a_private_voice(bob_api, alice):
@@ -123,7 +124,7 @@ def test_bob_cannot_reach_clips_or_originals_of_a_shared_voice(bob_api, bob, cli
     page = client.get(reverse("voice-detail", kwargs={"voice_id": shared_voice.pk})).content.decode()
     assert 'id="voice-originals"' not in page and original.original_filename not in page
     # Staff still can.
-    assert staff_api.get(f"/api/v1/clips/{original.pk}/audio/").status_code == 200
+    assert served(staff_api.get(f"/api/v1/clips/{original.pk}/audio/")).status == 200
 
 
 def test_shared_voice_page_is_read_only_for_bob(client, bob, shared_voice):

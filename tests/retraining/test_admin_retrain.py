@@ -9,6 +9,8 @@ from retraining.services import retrain_run_propose
 
 from .helpers import add_conversations, retrainable_voice, voice_at_provider, voice_with_history
 
+from tests.served_audio import served
+
 pytestmark = pytest.mark.django_db
 
 RUNS = "/admin/retraining/retrainrun/"
@@ -56,8 +58,8 @@ def test_staff_approve_listen_promote_and_roll_back_in_the_admin(staff_client, e
     old_url = f"/admin/clones/clipsample/{run.preview_old_clip_id}/audio/"
     new_url = f"/admin/clones/clipsample/{run.preview_new_clip_id}/audio/"
     assert old_url in page and new_url in page and 'name="promote"' in page
-    audio = staff_client.get(new_url)
-    assert audio.status_code == 200 and audio["Content-Type"] == "audio/mpeg"
+    audio = served(staff_client.get(new_url))
+    assert audio.status == 200 and audio.headers["content-type"] == "audio/mpeg"
 
     response = staff_client.post(f"{RUNS}{run.pk}/act/promote/")
     assert any("promoted" in m for m in messages_of(response))

@@ -5,6 +5,7 @@ import pytest
 from retraining.models import RetrainRun
 from retraining.services import retrain_run_propose
 from tests.factories import UserFactory
+from tests.served_audio import served
 
 from .helpers import retrainable_voice
 
@@ -30,8 +31,8 @@ def test_list_filters_and_detail(staff_api, emulator_ctl):
     assert detail["voice_name"] == "Bea" and detail["strategy"] == "recreate" and detail["is_irreversible"] is False
     clip = detail["clips"][0]
     assert clip["role"] == "original" and clip["position"] == 0
-    audio = staff_api.get(clip["audio_url"])
-    assert audio.status_code == 200
+    audio = served(staff_api.get(clip["audio_url"]))
+    assert audio.status == 200
     assert detail["selection_report"]["totals"]["files"] == len(detail["clips"])
     assert staff_api.get("/api/v1/retrain-runs/999999/").status_code == 404
 

@@ -20,6 +20,7 @@ from retraining.services import (
     version_deletion_request,
 )
 from tests.audio import mp3_bytes
+from tests.served_audio import served
 from voiceclone.errors import InvalidState
 from voiceclone.events.models import WebhookDelivery
 
@@ -62,7 +63,7 @@ def test_promotion_keeps_the_voice_id_and_the_next_reply_uses_the_new_provider_v
     run_id = candidate_of(voice, staff_api, run_tasks)
     detail = staff_api.get(f"/api/v1/retrain-runs/{run_id}/").json()
     assert detail["preview_old_audio_url"] and detail["preview_new_audio_url"]
-    assert staff_api.get(detail["preview_new_audio_url"]).status_code == 200
+    assert served(staff_api.get(detail["preview_new_audio_url"])).status == 200
     with run_tasks():
         response = staff_api.post(f"/api/v1/retrain-runs/{run_id}/promote/")
     assert response.status_code == 200, response.content

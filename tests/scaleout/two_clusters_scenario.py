@@ -51,7 +51,8 @@ def status() -> dict:
     run_ids = list(RetrainRun.objects.values_list("pk", flat=True))
     return {
         "replies": dict(replies.values_list("status").annotate(n=Count("pk")).order_by()),
-        "clips": [{"id": m.clip_id, "file": m.clip.file.name, "sha256": m.clip.sha256} for m in ready if m.clip_id],
+        "clips": [{"id": m.clip_id, "file": m.clip.file.name, "sha256": m.clip.sha256,
+                   "reused": m.clip.reused_from_id is not None} for m in ready if m.clip_id],
         "runs": [{"id": r.pk, "state": r.state, "attempt_count": r.attempt_count,
                   "provider_voice_id": r.new_version.provider_voice_id if r.new_version else None,
                   "failure": r.failure_message} for r in _runs(run_ids)],

@@ -10,6 +10,7 @@ from tests.audio import wav_bytes
 from usage.models import UsageEntry
 from voiceclone import provider
 from tests.replies.conftest import fake_llm  # noqa: F401 (fixture)
+from tests.served_audio import served
 
 pytestmark = pytest.mark.django_db(transaction=False)
 
@@ -48,7 +49,7 @@ def test_same_text_twice_to_the_same_version_calls_the_provider_once(
     assert default_storage.open(second.clip.file.name).read() == default_storage.open(first.clip.file.name).read()
     assert ClipSample.objects.filter(voice_id=alice_voice, source="generated").count() == 2
     for message in (first, second):
-        assert alice_api.get(f"/api/v1/messages/{message.pk}/audio").status_code == 200
+        assert served(alice_api.get(f"/api/v1/messages/{message.pk}/audio", follow=False)).status == 200
     # The ledger counts one render.
     renders = UsageEntry.objects.filter(kind="tts", voice_id=alice_voice)
     assert renders.count() == 1
