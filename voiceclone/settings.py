@@ -212,6 +212,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)};"
         ),
     })
+    # Tests run on a file too, never on Django's default in-memory database: that one is shared between
+    # the live server's and the in-process cluster's threads through SQLite's shared cache, whose table
+    # locks fail at once ("database table is locked") instead of waiting like WAL does. A file makes
+    # the browser and cluster tests meet the same locking as `bin/run` (pytest-django adds the xdist
+    # worker's suffix to the name).
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
