@@ -205,9 +205,15 @@ class SideMeasures:
         }
 
 
-def gate_verdict(candidate: SideMeasures, active: SideMeasures | None) -> tuple[str, list[dict]]:
-    """pass/fail and the reasons, from the two sides' measures (pure: no I/O). Every rule compares with the
-    active version where there is one, so a candidate at least as good as what is live never fails a rule."""
+def gate_verdict(candidate: SideMeasures, active: SideMeasures | None,
+                 baseline: SideMeasures | None = None, baseline_version: int | None = None) -> tuple[str, list[dict]]:
+    """pass/fail and the reasons, from the sides' measures (pure: no I/O). Every rule compares with the
+    active version where there is one, so a candidate at least as good as what is live never fails a rule.
+
+    `baseline` is the voice's reference cloned from originals alone (see `_baseline_probes`), when it is not
+    the active version. The same thresholds then hold against it too, so drift cannot pass in steps: a
+    candidate 20 % flatter than an active version that is itself 20 % flatter than the baseline passes the
+    step-wise rule and fails this one (64 % of the baseline's range, under FIDELITY_GATE_MIN_PROSODY_RATIO)."""
     reasons = []
 
     def add(code, message):
@@ -250,7 +256,35 @@ def gate_verdict(candidate: SideMeasures, active: SideMeasures | None) -> tuple[
             add("speaking_rate_changed",
                 f"Speaking rate {c:.1f} characters/s against {a:.1f} (active), a change over {change:.0%} "
                 f"(FIDELITY_GATE_MAX_RATE_CHANGE).")
+    if baseline is not None:
+        reasons += _drift_from_baseline(candidate, baseline, baseline_version)
     return (Verdict.FAIL.value if reasons else Verdict.PASS.value), reasons
+
+
+def _drift_from_baseline(candidate: SideMeasures, baseline: SideMeasures, number: int | None) -> list[dict]:
+    """The step-wise rules, held against the voice's originals-only reference instead of the active version."""
+    label = f"v{number}, cloned from the originals alone" if number else "the originals-only reference"
+    reasons = []
+    drop = settings.FIDELITY_GATE_MAX_SIMILARITY_DROP
+    if candidate.similarity is not None and baseline.similarity is not None \
+            and baseline.similarity - candidate.similarity > drop:
+        reasons.append({"code": "similarity_drifted", "message": (
+            f"Similarity to the originals is {candidate.similarity:.2f} against {baseline.similarity:.2f} for "
+            f"{label}: a drift over {drop:.2f} (FIDELITY_GATE_MAX_SIMILARITY_DROP) across retrains.")})
+    ratio = settings.FIDELITY_GATE_MIN_PROSODY_RATIO
+    for field, name, unit in (("pitch_range_st", "Pitch range", "st"), ("energy_range_db", "Energy range", "dB")):
+        c, b = getattr(candidate, field), getattr(baseline, field)
+        if c is not None and b is not None and b > 0 and c < ratio * b:
+            reasons.append({"code": f"{field.rsplit('_', 1)[0]}_drifted", "message": (
+                f"{name} is {c:.1f} {unit} against {b:.1f} {unit} for {label}, under {ratio:.0%} of it "
+                f"(FIDELITY_GATE_MIN_PROSODY_RATIO): retrains have flattened the voice step by step.")})
+    c, b = candidate.speaking_rate_cps, baseline.speaking_rate_cps
+    change = settings.FIDELITY_GATE_MAX_RATE_CHANGE
+    if c is not None and b is not None and b > 0 and abs(c / b - 1) > change:
+        reasons.append({"code": "speaking_rate_drifted", "message": (
+            f"Speaking rate {c:.1f} characters/s against {b:.1f} for {label}, a change over {change:.0%} "
+            f"(FIDELITY_GATE_MAX_RATE_CHANGE) across retrains.")})
+    return reasons
 
 
 # --- the task ---------------------------------------------------------------------------------------------
@@ -368,6 +402,23 @@ def _measure_probe(probe: GateProbe, audio: bytes) -> None:
     GateProbe.objects.filter(pk=probe.pk).update(features=features, prosody=asdict(prosody))
 
 
+def _baseline_probes(run, *, active_version: VoiceVersion | None) -> list[GateProbe]:
+    """The probe set measured for the voice's reference: its newest version older than the candidate that was
+    cloned from originals alone (training lineage 0: the first version, or an originals-only re-clone), as an
+    earlier gate report stored it (the version may be gone from the provider since). Empty when that version
+    is the active one (the step-wise rules already compare with it) or was never measured with this probe set."""
+    probes = (GateProbe.objects.select_related("version")
+              .filter(report__run__voice_id=run.voice_id, version__training_lineage_depth=0,
+                      version__number__lt=run.new_version.number)
+              .exclude(features={}).order_by("-version__number", "-report_id", "index"))
+    newest = probes.first()
+    if newest is None or (active_version is not None and newest.version_id == active_version.pk):
+        return []
+    same = [p for p in probes.filter(version_id=newest.version_id, report_id=newest.report_id)
+            if p.index < len(PROBE_SENTENCES) and p.text == PROBE_SENTENCES[p.index]]
+    return same
+
+
 def originals_features(voice) -> list[VoiceFeatures]:
     """Features of the voice's original recordings in use (not retired, stored), skipping unmeasurable ones."""
     found = []
@@ -412,18 +463,23 @@ def _decide(run, report: GateReport) -> GateReport:
     by_side = {side: [p for p in probes if p.side == side] for side in (Side.CANDIDATE, Side.ACTIVE)}
     candidate = side_measures(by_side[Side.CANDIDATE], profile)
     active = side_measures(by_side[Side.ACTIVE], profile) if by_side[Side.ACTIVE] else None
+    active_version = by_side[Side.ACTIVE][0].version if by_side[Side.ACTIVE] else None
+    baseline_probes = _baseline_probes(run, active_version=active_version)
+    baseline = side_measures(baseline_probes, profile) if baseline_probes else None
+    baseline_number = baseline_probes[0].version.number if baseline_probes else None
     if profile is None:
         verdict, reasons = Verdict.FAIL.value, [{
             "code": "no_originals",
             "message": "The voice has no measurable original recording to compare with.",
         }]
     else:
-        verdict, reasons = gate_verdict(candidate, active)
+        verdict, reasons = gate_verdict(candidate, active, baseline, baseline_number)
     cost = sum(p.clip.character_cost or 0 for p in probes if p.clip is not None)
     versions = {side: (ps[0].version.number if ps else None) for side, ps in by_side.items()}
     metrics = {
         "candidate": {**candidate.as_dict(), "version": versions[Side.CANDIDATE]},
         "active": {**active.as_dict(), "version": versions[Side.ACTIVE]} if active else None,
+        "baseline": {**baseline.as_dict(), "version": baseline_number} if baseline else None,
         "originals": {"count": len(originals), "voiced_s": round(sum(f.voiced_s for f in originals), 1)},
         "thresholds": {
             "min_similarity": settings.FIDELITY_GATE_MIN_SIMILARITY,
