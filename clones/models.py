@@ -4,7 +4,9 @@ import uuid
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+
+from clones.merit import merit_expression
 
 
 class Voice(models.Model):
@@ -261,6 +263,16 @@ class ClipSample(models.Model):
                          "size_bytes", "quality_flags"],
                 condition=Q(source="generated") & ~Q(sha256="") & ~Q(file=""),
                 name="clip_selection_pool_idx",
+            ),
+            # The selection's ranking (clones.merit): one voice's stored generated clips best first, so
+            # PostgreSQL reads the few best candidates in order and stops (LIMIT) instead of sorting the
+            # whole pool; the included columns let it apply the per-clip rules from the index alone.
+            models.Index(
+                F("voice"), merit_expression(F("duration_s")).desc(), F("id"),
+                include=["review_status", "created_at", "analysed_at", "duration_s", "lineage_depth",
+                         "is_lineage_unknown", "quality_score", "size_bytes", "quality_flags"],
+                condition=Q(source="generated") & ~Q(sha256="") & ~Q(file=""),
+                name="clip_selection_rank_idx",
             ),
         ]
         # PostgreSQL only (migration 0007): `clip_quality_flags_gin` (GIN, jsonb_path_ops) for the flag

@@ -51,10 +51,13 @@ from datetime import datetime, timedelta
 
 import numpy as np
 from django.conf import settings
-from django.db.models import Case, CharField, Count, ExpressionWrapper, F, FloatField, Q, Value, When
-from django.db.models.functions import Ceil, Coalesce, Greatest, Least
+from django.db.models import Case, CharField, Count, F, FloatField, Q, Value, When
+from django.db.models.functions import Ceil, Greatest, Least
 from django.utils import timezone
 
+from clones.merit import IDEAL_MAX_S, IDEAL_MIN_S, LINEAGE_PENALTY_PER_LEVEL  # noqa: F401 (re-exported)
+from clones.merit import index_ranks_by_merit, merit_expression
+from clones.merit import merit as _merit
 from clones.models import ClipSample, Voice
 
 # Exclusion reasons, in the order they are decided (a clip is counted under the first that applies).
@@ -79,16 +82,19 @@ EXCLUSION_REASONS = (
 NOVELTY_WEIGHT = 0.15
 SENTENCE_TYPE_WEIGHT = 0.05
 TEXT_SIMILARITY_WEIGHT = 0.2
-LINEAGE_PENALTY_PER_LEVEL = 0.05
-IDEAL_MIN_S, IDEAL_MAX_S = 4.0, 15.0
+# Merit (quality × length sweet spot − lineage penalty) and its SQL form live in clones.merit, shared with
+# the ranking index; re-exported here.
 # Median pitch within this many semitones of the originals' is the voice's own range; beyond, a penalty.
 DRIFT_FREE_ST = 3.0
 DRIFT_PENALTY_PER_ST = 0.05
 DRIFT_PENALTY_MAX = 0.3
 # Feature scales: a difference of this much counts as one unit of novelty.
 FEATURE_SCALES = {"pitch_st": 2.0, "pitch_range_st": 2.0, "loudness_lufs": 3.0, "speaking_rate_cps": 2.5}
-# More candidates than settings.RETRAIN_SELECTION_MAX_CANDIDATES (3000) cannot change a few-minute
-# selection; the rest (lowest merit) are over budget and never read from the database.
+# The picker is given the best CANDIDATES_PER_PICK × (the most clips it can pick) candidates by merit, at
+# least MIN_CANDIDATES and at most settings.RETRAIN_SELECTION_MAX_CANDIDATES (see candidates_to_read);
+# the rest (lower merit) are over budget and never read from the database.
+CANDIDATES_PER_PICK = 20
+MIN_CANDIDATES = 200
 # MP3 at 128 kbps: the least a training copy is estimated to take per second (see estimate_upload_bytes).
 ESTIMATED_BYTES_PER_S = 16_000
 
@@ -169,8 +175,9 @@ class Selection:
     originals: list[SelectedClip]
     # Best first: the order of the greedy pick.
     generated: list[SelectedClip]
-    # Every reason in EXCLUSION_REASONS, with 0 where none applied.
-    excluded: dict[str, int]
+    # The reasons decided while picking (the picker's caps, near-duplicates, over budget) as counts;
+    # `excluded` adds the per-clip reasons counted in SQL.
+    picked_excluded: dict[str, int]
     # For the reasons decided after loading the best candidates (the picker's caps, near-duplicates):
     # which clips. The per-clip rules are counted in SQL and their clips are not listed.
     excluded_ids: dict[str, list[int]] = field(default_factory=dict)
@@ -179,6 +186,29 @@ class Selection:
     originals_only: bool = False
     # Seconds of generated speech the caps allowed (rule 3); 0 without originals.
     generated_capacity_s: float = 0.0
+    # Counts the generated pool per per-clip reason (one query over the voice's whole pool): run when
+    # `excluded` is first read, not by the selection itself (see `excluded`).
+    pool_counts: object = field(default=None, compare=False, repr=False)
+
+    @property
+    def excluded(self) -> dict[str, int]:
+        """Every reason in EXCLUSION_REASONS with its count of generated clips (0 where none applied): each
+        generated clip not selected is counted under exactly one reason.
+
+        The per-clip reasons (rejected, pending, used, outside the window, the analysis rules) and the
+        candidates never read (over budget) are counted by one aggregate over the voice's whole pool: at
+        100,000 candidates that scan is most of a selection's time, and the picks do not depend on it, so
+        it runs the first time this is read (the retrain report, the admin's selection page, an
+        eligibility verdict that names why nothing was picked) and never for a caller that only wants the
+        picks (the review queue). The counts are of the data when first read."""
+        cached = self.__dict__.get("_excluded")
+        if cached is None:
+            cached = dict(self.picked_excluded)
+            if self.pool_counts is not None:
+                for reason, n in self.pool_counts().items():
+                    cached[reason] += n
+            object.__setattr__(self, "_excluded", cached)
+        return cached
 
     @property
     def clips(self) -> list[SelectedClip]:
@@ -266,8 +296,9 @@ def select_clips_for_retrain(
     whose review matters most); a retrain never passes it. originals_only: the originals alone (the
     `originals_only` re-clone strategy); the generated pool is not read.
 
-    A read: it writes nothing. At most five queries whatever the pool's size (originals, the used
-    links folded into the counts, the counts, the best RETRAIN_SELECTION_MAX_CANDIDATES ids, their rows).
+    A read: it writes nothing. Two queries whatever the pool's size: the originals, and the best
+    candidates (`candidates_to_read`) through the merit-ordered index with the per-clip rules in SQL
+    (`_Pool`); reading `Selection.excluded` runs a third, the per-reason counts over the whole pool.
     Deterministic.
     """
     now = now or timezone.now()
@@ -281,19 +312,19 @@ def select_clips_for_retrain(
     generated: list[SelectedClip] = []
     excluded_ids: dict[str, list[int]] = {}
     capacity_s = 0.0
+    pool_counts = None
     if not originals_only:
         pool = _Pool(voice=voice, since=since, include_pending=include_pending, limits=limits)
-        counts, passing = pool.counts()
-        excluded.update(counts)
-        rows = pool.best_rows(passing=passing)
-        # Candidates past the best max_candidates by merit are never loaded: they are over the budget.
-        excluded["over_budget"] += max(0, passing - pool.max_candidates)
-        picker = _Picker(limits=limits, originals=originals, rows=rows)
+        picker = _Picker(limits=limits, originals=originals, rows=[])
+        rows = pool.best_rows(limit=candidates_to_read(capacity_s=picker.capacity_s, originals=len(originals),
+                                                       limits=limits))
+        picker.rows = rows
         generated = picker.run()
         capacity_s = picker.capacity_s
         for reason, ids in picker.excluded_ids.items():
             excluded[reason] += len(ids)
         excluded_ids = {k: sorted(v) for k, v in picker.excluded_ids.items() if v}
+        pool_counts = pool.counts_after(read=len(rows))
     return Selection(
         voice_id=str(voice.pk),
         computed_at=now,
@@ -302,12 +333,28 @@ def select_clips_for_retrain(
         limits=limits,
         originals=[_strip_features(o) for o in originals],
         generated=generated,
-        excluded=excluded,
+        picked_excluded=excluded,
         excluded_ids=excluded_ids,
         excluded_originals=excluded_originals,
         originals_only=originals_only,
         generated_capacity_s=capacity_s,
+        pool_counts=pool_counts,
     )
+
+
+def candidates_to_read(*, capacity_s: float, originals: int, limits: SelectionLimits) -> int:
+    """How many of the best candidates by merit the picker is given (the rest are over budget).
+
+    The picker selects at most `max_picks` clips: the provider's file room after the originals, and no
+    more than fit the capacity at the shortest usable length (plus the last one, cut to the room). It
+    sees CANDIDATES_PER_PICK times that many, at least MIN_CANDIDATES and at most
+    RETRAIN_SELECTION_MAX_CANDIDATES: enough for the diversity terms, the near-duplicate check and the
+    conversation cap to choose among, without reading thousands of rows for a run of a dozen clips."""
+    files_room = max(0, limits.max_files - originals)
+    by_capacity = math.floor(capacity_s / limits.min_clip_s) + 1 if limits.min_clip_s > 0 else files_room
+    max_picks = min(files_room, by_capacity)
+    wanted = max(MIN_CANDIDATES, CANDIDATES_PER_PICK * max_picks)
+    return min(settings.RETRAIN_SELECTION_MAX_CANDIDATES, wanted)
 
 
 def generated_capacity_s(*, originals_s: float, limits: SelectionLimits) -> float:
@@ -366,20 +413,28 @@ def _generated_pool(voice):
 
 
 class _Pool:
-    """Rule 2 in SQL: the generated pool's exclusions counted, and the best candidates by merit loaded.
+    """Rule 2 in SQL: the per-clip rules as one WHERE, the ranking as ORDER BY merit LIMIT n, the counts as
+    one aggregate.
 
-    At 100,000 candidates of one voice, loading every row into Python took seconds (issue 13). Here one
-    aggregate counts every per-clip reason (each clip under the first that applies, as the picker would),
-    one query ranks the candidates that pass by the merit the picker computes and returns the ids of the
-    best `RETRAIN_SELECTION_MAX_CANDIDATES`, and one loads those rows. The counts and the ranking read only columns of the
-    covering index `clip_selection_pool_idx`; "used" is the voice's promoted-run links, hashed once.
+    In SQL: the pool (stored generated clips of the voice), the status (approved; pending too for the
+    review queue), "not used by a promoted run", the window, and every per-clip rule (analysed, long
+    enough, lineage depth, quality flags, the training copy's byte limit); the ranking by merit with ties
+    by id (`clones.merit`), and the cut to the best `limit` candidates. In Python (`_Picker`): the caps
+    on running totals (capacity, per-conversation share, provider file and byte limits), the diversity
+    terms and the near-duplicate check of the greedy pick, which depend on what was picked before.
+
+    The best rows are read in one query through `clip_selection_rank_idx`, which holds one voice's clips
+    in merit order with every column the rules read: PostgreSQL walks it from the best clip, skips the
+    ones a rule excludes and stops after `limit`, so the read does not grow with the pool (issue 13: at
+    100,000 candidates a sort of the whole pool took 0.25–0.5 s). "Used" is the voice's promoted-run
+    links, hashed once. The per-reason counts scan the voice's whole pool; they run only when asked
+    (`Selection.excluded`).
     """
 
     def __init__(self, *, voice, since, include_pending: bool, limits: SelectionLimits):
         from clones.selectors import clip_ids_used_by_voice, quality_flag_filter
 
         self.voice, self.since, self.limits = voice, since, limits
-        self.max_candidates = settings.RETRAIN_SELECTION_MAX_CANDIDATES
         statuses = [ClipSample.ReviewStatus.APPROVED]
         if include_pending:
             statuses.append(ClipSample.ReviewStatus.PENDING)
@@ -414,53 +469,43 @@ class _Pool:
             passing &= ~condition
         return passing
 
-    def counts(self) -> tuple[dict[str, int], int]:
-        """(reason -> clips, candidates passing every per-clip rule), in one query: each clip's first
-        reason is one CASE, and the clips are counted per reason."""
-        whens = [When(review_status=ClipSample.ReviewStatus.REJECTED, then=Value("rejected"))]
-        if not self.include_pending:
-            whens.append(When(review_status=ClipSample.ReviewStatus.PENDING, then=Value("pending")))
-        whens += [When(~self.wanted, then=Value("")), When(self.used, then=Value("already_used"))]
-        if self.since is not None:
-            whens.append(When(created_at__lt=self.since, then=Value("outside_window")))
-        whens += [When(condition, then=Value(reason)) for reason, condition in self.reasons]
-        reason = Case(*whens, default=Value("passing"), output_field=CharField())
-        rows = self.queryset.annotate(reason=reason).order_by().values("reason").annotate(n=Count("pk"))
-        found = {row["reason"]: row["n"] for row in rows}
-        names = ["rejected", "already_used", *(["pending"] if not self.include_pending else []),
-                 *(["outside_window"] if self.since is not None else []), *(r for r, _ in self.reasons)]
-        return {name: found.get(name, 0) for name in names}, found.get("passing", 0)
+    def counts_after(self, *, read: int):
+        """A function giving reason -> clips for the per-clip reasons, plus "over_budget" for the passing
+        candidates that were not read (`read` were), in one query when called: each clip's first reason
+        is one CASE, and the clips are counted per reason."""
 
-    def best_rows(self, *, passing: int) -> list[dict]:
-        """The candidates passing every per-clip rule, at most `max_candidates` of them, best merit first
-        (ties by id); all of them when there are no more than that."""
-        if not passing:
-            return []
-        candidates = self.queryset.filter(self._passing())
-        if passing > self.max_candidates:
-            ids = list(candidates.annotate(merit=self._merit()).order_by("-merit", "id")
-                       .values_list("id", flat=True)[:self.max_candidates])
-            candidates = ClipSample.objects.filter(pk__in=ids)
-        return list(candidates.order_by("id").values(
-            "id", "duration_s", "size_bytes", "quality_score", "quality_flags", "analysed_at", "lineage_depth",
-            "is_lineage_unknown", "text", "pitch_median_hz", "pitch_range_st", "loudness_lufs", "speaking_rate_cps",
-            "message__conversation_id",
-        ))
+        def counts() -> dict[str, int]:
+            whens = [When(review_status=ClipSample.ReviewStatus.REJECTED, then=Value("rejected"))]
+            if not self.include_pending:
+                whens.append(When(review_status=ClipSample.ReviewStatus.PENDING, then=Value("pending")))
+            whens += [When(~self.wanted, then=Value("")), When(self.used, then=Value("already_used"))]
+            if self.since is not None:
+                whens.append(When(created_at__lt=self.since, then=Value("outside_window")))
+            whens += [When(condition, then=Value(reason)) for reason, condition in self.reasons]
+            reason = Case(*whens, default=Value("passing"), output_field=CharField())
+            rows = self.queryset.annotate(reason=reason).order_by().values("reason").annotate(n=Count("pk"))
+            found = {row["reason"]: row["n"] for row in rows}
+            names = ["rejected", "already_used", *(["pending"] if not self.include_pending else []),
+                     *(["outside_window"] if self.since is not None else []), *(r for r, _ in self.reasons)]
+            result = {name: found.get(name, 0) for name in names}
+            # The candidates past the best `read` by merit were never loaded: they are over the budget.
+            result["over_budget"] = max(0, found.get("passing", 0) - read)
+            return result
 
-    def _merit(self):
-        """`_merit()` as an SQL expression over the candidate's columns (same operations, same order)."""
-        quality = Coalesce(F("quality_score"), Value(50.0)) / Value(100.0)
-        use_s = F("use_s")
-        length = Case(
-            When(use_s__lt=IDEAL_MIN_S, then=Value(0.85) + Value(0.15) * Greatest(Value(0.0), use_s - Value(2.0))
-                 / Value(IDEAL_MIN_S - 2.0)),
-            When(use_s__gt=IDEAL_MAX_S, then=Value(0.95)),
-            default=Value(1.0), output_field=FloatField(),
-        )
-        depth = F("lineage_depth") + Case(When(is_lineage_unknown=True, then=Value(1)), default=Value(0))
-        return ExpressionWrapper(
-            quality * length - Value(LINEAGE_PENALTY_PER_LEVEL) * Greatest(Value(0), depth - Value(1)),
-            output_field=FloatField(),
+        return counts
+
+    def best_rows(self, *, limit: int) -> list[dict]:
+        """The best `limit` candidates passing every per-clip rule, best merit first (ties by id), with
+        their conversation: one query."""
+        if self.limits.max_use_s > 0 and index_ranks_by_merit(self.limits.max_use_s):
+            merit = merit_expression(F("duration_s"))  # the index's key: same values (clones.merit)
+        else:
+            merit = merit_expression(F("use_s"))
+        return list(
+            self.queryset.filter(self._passing()).annotate(merit=merit).order_by("-merit", "id")
+            .values("id", "duration_s", "size_bytes", "quality_score", "quality_flags", "analysed_at",
+                    "lineage_depth", "is_lineage_unknown", "text", "pitch_median_hz", "pitch_range_st",
+                    "loudness_lufs", "speaking_rate_cps", "message__conversation_id")[:limit]
         )
 
 
@@ -530,17 +575,6 @@ def sentence_type(text: str) -> str:
     if stripped.endswith("!"):
         return "exclamation"
     return "statement"
-
-
-def _merit(*, quality_score, use_s: float, lineage_depth: int) -> float:
-    quality = (quality_score if quality_score is not None else 50.0) / 100.0
-    if use_s < IDEAL_MIN_S:
-        length = 0.85 + 0.15 * max(0.0, use_s - 2.0) / (IDEAL_MIN_S - 2.0)
-    elif use_s > IDEAL_MAX_S:
-        length = 0.95
-    else:
-        length = 1.0
-    return quality * length - LINEAGE_PENALTY_PER_LEVEL * max(0, lineage_depth - 1)
 
 
 class _ShingleIndex:
