@@ -274,6 +274,13 @@ class ClipSample(models.Model):
                 condition=Q(source="generated") & ~Q(sha256="") & ~Q(file=""),
                 name="clip_selection_rank_idx",
             ),
+            # The review queue's voices with the most pending clips: a count per voice from this small
+            # index alone (an index-only scan), not from the pending rows of the whole table.
+            models.Index(
+                fields=["voice"],
+                condition=Q(source="generated", review_status="pending") & ~Q(sha256="") & ~Q(file=""),
+                name="clip_pending_voice_idx",
+            ),
         ]
         # PostgreSQL only (migration 0007): `clip_quality_flags_gin` (GIN, jsonb_path_ops) for the flag
         # filter's containment and `clip_text_upper_trgm` (pg_trgm GIN on UPPER(text)) for text search.

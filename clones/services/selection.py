@@ -93,8 +93,8 @@ FEATURE_SCALES = {"pitch_st": 2.0, "pitch_range_st": 2.0, "loudness_lufs": 3.0, 
 # The picker is given the best CANDIDATES_PER_PICK × (the most clips it can pick) candidates by merit, at
 # least MIN_CANDIDATES and at most settings.RETRAIN_SELECTION_MAX_CANDIDATES (see candidates_to_read);
 # the rest (lower merit) are over budget and never read from the database.
-CANDIDATES_PER_PICK = 20
-MIN_CANDIDATES = 200
+CANDIDATES_PER_PICK = 10
+MIN_CANDIDATES = 100
 # MP3 at 128 kbps: the least a training copy is estimated to take per second (see estimate_upload_bytes).
 ESTIMATED_BYTES_PER_S = 16_000
 
