@@ -725,10 +725,7 @@ class ClipSampleAdmin(admin.ModelAdmin):
             voice = get_object_or_404(Voice, pk=voice_id)
         clips = selectors.clip_review_queue(voice=voice, limit=50)
         items = [_queue_item(clip) for clip in clips]
-        pending_voices = (
-            ClipSample.objects.filter(source=ClipSample.Source.GENERATED, review_status=ClipSample.ReviewStatus.PENDING)
-            .order_by().values("voice", "voice__name").annotate(n=Count("pk")).order_by("-n", "voice__name")[:50]
-        )
+        pending_voices = selectors.clip_pending_voices(limit=50)
         context = {
             **self.admin_site.each_context(request),
             "title": "Clip review queue",

@@ -228,6 +228,13 @@ def clips_eligible_for_retrain(*, voice, since=None) -> QuerySet[ClipSample]:
     return qs
 
 
+def clip_pending_voices(*, limit: int = 50) -> list[dict]:
+    """Voices with the most pending clips for the queue's voice filter: {"voice", "voice__name", "n"}."""
+    from clones.services.review_queue import pending_voices
+
+    return pending_voices(limit=limit)
+
+
 def clip_review_queue(*, voice=None, limit: int = 50) -> list[ClipSample]:
     """Pending generated clips in review order, most impactful first (issue 5, item 8).
 

@@ -51,6 +51,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 from django.conf import settings
+from django.db import connection
 from django.db.models import Case, CharField, Count, F, FloatField, Q, Value, When
 from django.db.models.functions import Ceil, Greatest, Least
 from django.utils import timezone
@@ -301,45 +302,71 @@ def select_clips_for_retrain(
     (`_Pool`); reading `Selection.excluded` runs a third, the per-reason counts over the whole pool.
     Deterministic.
     """
+    return select_clips_for_voices(voices=[voice], window_days=window_days, now=now, limits=limits,
+                                   include_pending=include_pending, originals_only=originals_only)[0]
+
+
+def select_clips_for_voices(
+    *,
+    voices: list[Voice],
+    window_days=_USE_SETTING,
+    now: datetime | None = None,
+    limits: SelectionLimits | None = None,
+    include_pending: bool = False,
+    originals_only: bool = False,
+) -> list[Selection]:
+    """`select_clips_for_retrain` for several voices, in their order, with the same result for each: one
+    query for all their originals and (on PostgreSQL) one for all their best candidates (a UNION ALL of
+    one ranked, limited read per voice), however many voices. The review queue uses it."""
     now = now or timezone.now()
     limits = limits or SelectionLimits.from_settings()
     if window_days is _USE_SETTING:
         window_days = settings.RETRAIN_WINDOW_DAYS
     since = now - timedelta(days=window_days) if window_days else None
 
-    originals, excluded_originals = _selected_originals(voice=voice, limits=limits)
-    excluded = dict.fromkeys(EXCLUSION_REASONS, 0)
-    generated: list[SelectedClip] = []
-    excluded_ids: dict[str, list[int]] = {}
-    capacity_s = 0.0
-    pool_counts = None
+    chosen_originals = _selected_originals_of(voices=voices, limits=limits)
+    pools, reads = [], []
     if not originals_only:
-        pool = _Pool(voice=voice, since=since, include_pending=include_pending, limits=limits)
-        picker = _Picker(limits=limits, originals=originals, rows=[])
-        rows = pool.best_rows(limit=candidates_to_read(capacity_s=picker.capacity_s, originals=len(originals),
-                                                       limits=limits))
-        picker.rows = rows
-        generated = picker.run()
-        capacity_s = picker.capacity_s
-        for reason, ids in picker.excluded_ids.items():
-            excluded[reason] += len(ids)
-        excluded_ids = {k: sorted(v) for k, v in picker.excluded_ids.items() if v}
-        pool_counts = pool.counts_after(read=len(rows))
-    return Selection(
-        voice_id=str(voice.pk),
-        computed_at=now,
-        window_days=window_days,
-        since=since,
-        limits=limits,
-        originals=[_strip_features(o) for o in originals],
-        generated=generated,
-        picked_excluded=excluded,
-        excluded_ids=excluded_ids,
-        excluded_originals=excluded_originals,
-        originals_only=originals_only,
-        generated_capacity_s=capacity_s,
-        pool_counts=pool_counts,
-    )
+        for voice in voices:
+            originals = chosen_originals[voice.pk][0]
+            capacity_s = generated_capacity_s(originals_s=sum(o["clip"].use_s for o in originals), limits=limits)
+            pools.append(_Pool(voice=voice, since=since, include_pending=include_pending, limits=limits))
+            reads.append(candidates_to_read(capacity_s=capacity_s, originals=len(originals), limits=limits))
+        rows_of = _Pool.best_rows_of(pools, reads)
+
+    selections = []
+    for index, voice in enumerate(voices):
+        originals, excluded_originals = chosen_originals[voice.pk]
+        excluded = dict.fromkeys(EXCLUSION_REASONS, 0)
+        generated: list[SelectedClip] = []
+        excluded_ids: dict[str, list[int]] = {}
+        capacity_s = 0.0
+        pool_counts = None
+        if not originals_only:
+            rows = rows_of[index]
+            picker = _Picker(limits=limits, originals=originals, rows=rows)
+            generated = picker.run()
+            capacity_s = picker.capacity_s
+            for reason, ids in picker.excluded_ids.items():
+                excluded[reason] += len(ids)
+            excluded_ids = {k: sorted(v) for k, v in picker.excluded_ids.items() if v}
+            pool_counts = pools[index].counts_after(read=len(rows))
+        selections.append(Selection(
+            voice_id=str(voice.pk),
+            computed_at=now,
+            window_days=window_days,
+            since=since,
+            limits=limits,
+            originals=[_strip_features(o) for o in originals],
+            generated=generated,
+            picked_excluded=excluded,
+            excluded_ids=excluded_ids,
+            excluded_originals=excluded_originals,
+            originals_only=originals_only,
+            generated_capacity_s=capacity_s,
+            pool_counts=pool_counts,
+        ))
+    return selections
 
 
 def candidates_to_read(*, capacity_s: float, originals: int, limits: SelectionLimits) -> int:
@@ -377,16 +404,24 @@ def originals_needed_s(*, for_generated_s: float, limits: SelectionLimits) -> fl
     return for_generated_s * (1 - share) / share
 
 
-def _selected_originals(*, voice: Voice, limits: SelectionLimits) -> tuple[list[dict], dict[str, int]]:
-    """Rule 1: every stored original that is not retired, oldest first, within the provider's limits."""
+def _selected_originals_of(*, voices: list[Voice], limits: SelectionLimits) -> dict:
+    """Rule 1 for each voice (voice pk -> (chosen, excluded counts)), in one query."""
     rows = (
-        ClipSample.objects.filter(voice=voice, source=ClipSample.Source.ORIGINAL)
+        ClipSample.objects.filter(voice__in=voices, source=ClipSample.Source.ORIGINAL)
         .exclude(sha256="")
         .exclude(file="")
-        .order_by("created_at", "id")
-        .values("id", "duration_s", "size_bytes", "quality_score", "lineage_depth", "text", "retired_at",
+        .order_by("voice", "created_at", "id")
+        .values("id", "voice_id", "duration_s", "size_bytes", "quality_score", "lineage_depth", "text", "retired_at",
                 "pitch_median_hz", "pitch_range_st", "loudness_lufs", "speaking_rate_cps")
     )
+    by_voice: dict = {voice.pk: [] for voice in voices}
+    for row in rows:
+        by_voice[row["voice_id"]].append(row)
+    return {pk: _selected_originals(each, limits=limits) for pk, each in by_voice.items()}
+
+
+def _selected_originals(rows, *, limits: SelectionLimits) -> tuple[list[dict], dict[str, int]]:
+    """Rule 1: every stored original that is not retired, oldest first, within the provider's limits."""
     chosen: list[dict] = []
     excluded = {"retired": 0, "over_provider_limits": 0}
     total_bytes = 0
@@ -494,19 +529,32 @@ class _Pool:
 
         return counts
 
-    def best_rows(self, *, limit: int) -> list[dict]:
+    def best_rows(self, *, limit: int):
         """The best `limit` candidates passing every per-clip rule, best merit first (ties by id), with
-        their conversation: one query."""
+        their conversation, as a queryset of rows: one query."""
         if self.limits.max_use_s > 0 and index_ranks_by_merit(self.limits.max_use_s):
             merit = merit_expression(F("duration_s"))  # the index's key: same values (clones.merit)
         else:
             merit = merit_expression(F("use_s"))
-        return list(
+        return (
             self.queryset.filter(self._passing()).annotate(merit=merit).order_by("-merit", "id")
             .values("id", "duration_s", "size_bytes", "quality_score", "quality_flags", "analysed_at",
                     "lineage_depth", "is_lineage_unknown", "text", "pitch_median_hz", "pitch_range_st",
-                    "loudness_lufs", "speaking_rate_cps", "message__conversation_id")[:limit]
+                    "loudness_lufs", "speaking_rate_cps", "message__conversation_id", "voice_id")[:limit]
         )
+
+    @staticmethod
+    def best_rows_of(pools: list[_Pool], limits: list[int]) -> list[list[dict]]:
+        """`best_rows` of each pool: one UNION ALL where the database takes a limited, ordered part per
+        branch (PostgreSQL), else one query per pool."""
+        querysets = [pool.best_rows(limit=limit) for pool, limit in zip(pools, limits)]
+        if len(querysets) <= 1 or not connection.features.supports_slicing_ordering_in_compound:
+            return [list(qs) for qs in querysets]
+        by_voice: dict = {pool.voice.pk: [] for pool in pools}
+        # Each branch keeps its ORDER BY … LIMIT; the order across branches is restored per voice.
+        for row in querysets[0].union(*querysets[1:], all=True):
+            by_voice[row["voice_id"]].append(row)
+        return [by_voice[pool.voice.pk] for pool in pools]
 
 
 def estimate_upload_bytes(*, size_bytes: int, duration_s: float, use_s: float) -> int:
