@@ -52,8 +52,8 @@ from datetime import datetime, timedelta
 import numpy as np
 from django.conf import settings
 from django.db import connection
-from django.db.models import Case, CharField, Count, F, FloatField, Q, Value, When
-from django.db.models.functions import Ceil, Greatest, Least
+from django.db.models import Case, CharField, Count, F, FloatField, Q, Value, When, Window
+from django.db.models.functions import Ceil, Greatest, Least, RowNumber
 from django.utils import timezone
 
 from clones.merit import IDEAL_MAX_S, IDEAL_MIN_S, LINEAGE_PENALTY_PER_LEVEL  # noqa: F401 (re-exported)
@@ -529,32 +529,46 @@ class _Pool:
 
         return counts
 
+    ROW_FIELDS = ("id", "duration_s", "size_bytes", "quality_score", "quality_flags", "analysed_at", "lineage_depth",
+                  "is_lineage_unknown", "text", "pitch_median_hz", "pitch_range_st", "loudness_lufs",
+                  "speaking_rate_cps", "message__conversation_id", "voice_id")
+
+    def _merit(self):
+        if self.limits.max_use_s > 0 and index_ranks_by_merit(self.limits.max_use_s):
+            return merit_expression(F("duration_s"))  # the index's key: same values (clones.merit)
+        return merit_expression(F("use_s"))
+
     def best_rows(self, *, limit: int):
         """The best `limit` candidates passing every per-clip rule, best merit first (ties by id), with
         their conversation, as a queryset of rows: one query."""
-        if self.limits.max_use_s > 0 and index_ranks_by_merit(self.limits.max_use_s):
-            merit = merit_expression(F("duration_s"))  # the index's key: same values (clones.merit)
-        else:
-            merit = merit_expression(F("use_s"))
-        return (
-            self.queryset.filter(self._passing()).annotate(merit=merit).order_by("-merit", "id")
-            .values("id", "duration_s", "size_bytes", "quality_score", "quality_flags", "analysed_at",
-                    "lineage_depth", "is_lineage_unknown", "text", "pitch_median_hz", "pitch_range_st",
-                    "loudness_lufs", "speaking_rate_cps", "message__conversation_id", "voice_id")[:limit]
-        )
+        return (self.queryset.filter(self._passing()).annotate(merit=self._merit()).order_by("-merit", "id")
+                .values(*self.ROW_FIELDS)[:limit])
 
     @staticmethod
     def best_rows_of(pools: list[_Pool], limits: list[int]) -> list[list[dict]]:
-        """`best_rows` of each pool: one UNION ALL where the database takes a limited, ordered part per
-        branch (PostgreSQL), else one query per pool."""
-        querysets = [pool.best_rows(limit=limit) for pool, limit in zip(pools, limits)]
-        if len(querysets) <= 1 or not connection.features.supports_slicing_ordering_in_compound:
-            return [list(qs) for qs in querysets]
+        """`best_rows` of each pool in one query: a UNION ALL of each pool's ranked, limited read where the
+        database allows ORDER BY … LIMIT per branch (PostgreSQL: each branch walks the ranking index and
+        stops), else the rows ranked per voice with row_number() and cut to the largest limit."""
+        if len(pools) <= 1:
+            return [list(pool.best_rows(limit=limit)) for pool, limit in zip(pools, limits)]
         by_voice: dict = {pool.voice.pk: [] for pool in pools}
-        # Each branch keeps its ORDER BY … LIMIT; the order across branches is restored per voice.
-        for row in querysets[0].union(*querysets[1:], all=True):
+        if connection.features.supports_slicing_ordering_in_compound:
+            querysets = [pool.best_rows(limit=limit) for pool, limit in zip(pools, limits)]
+            rows = querysets[0].union(*querysets[1:], all=True)
+        else:
+            either = Q(pk__in=[])
+            for pool in pools:
+                either |= Q(voice=pool.voice) & pool._passing()
+            rank = Window(RowNumber(), partition_by=[F("voice")], order_by=[pools[0]._merit().desc(), F("id").asc()])
+            rows = (pools[0].queryset.model.objects.filter(source=ClipSample.Source.GENERATED)
+                    .exclude(sha256="").exclude(file="").alias(**pools[0].queryset.query.annotations)
+                    .filter(either).annotate(rank=rank).filter(rank__lte=max(limits))
+                    .values(*_Pool.ROW_FIELDS, "rank"))
+        for row in rows:
             by_voice[row["voice_id"]].append(row)
-        return [by_voice[pool.voice.pk] for pool in pools]
+        # Each voice's own limit, best first (the picker sorts by merit again).
+        return [sorted(by_voice[pool.voice.pk], key=lambda row: row.get("rank", 0))[:limit]
+                for pool, limit in zip(pools, limits)]
 
 
 def estimate_upload_bytes(*, size_bytes: int, duration_s: float, use_s: float) -> int:

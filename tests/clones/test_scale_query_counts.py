@@ -178,3 +178,100 @@ def test_voice_admin_page_does_not_run_the_selection(staff_client):
     # The selection reads the run links (what is used); the voice page only links to it.
     assert not [q for q in captured.captured_queries if "retrainrunclip" in q["sql"]]
     assert reverse("admin:clones_voice_retrain_selection", args=[voice.pk]) in html
+
+
+def varied_pool(voice, count, *, start=0):
+    """Approved candidates of every merit shape: quality with ties and unknown scores, lengths around the
+    sweet spot (all ≤ 15 s), lineage depth 1–2, some of unknown lineage, in three conversations."""
+    conversations = [ConversationFactory(voice=voice) for _ in range(3)]
+    for i in range(start, start + count):
+        ClipSampleFactory(
+            voice=voice, review_status="approved", conversation=conversations[i % 3],
+            quality_score=(100.0, 95.0, 90.0, None, 100.0)[i % 5], duration_s=(2.5, 3.3, 6.0, 14.5, 9.0, 4.0)[i % 6],
+            lineage_depth=1 + (i % 7 == 0), is_lineage_unknown=(i % 11 == 0),
+            text=f"Distinct words {i} " + " ".join(f"w{i}x{k}" for k in range(i % 4 + 2)) + "?!."[i % 3],
+            pitch_median_hz=120 + (i * 37) % 90, speaking_rate_cps=10 + (i * 13) % 7,
+        )
+
+
+def test_ranking_through_the_index_picks_what_ranking_the_whole_pool_picks(settings):
+    """The merit index ranks by the whole duration; the selection ranks by the seconds it uses. With
+    every clip shorter than both use limits the two are the same rule: RETRAIN_CLIP_MAX_USE_S 25 ranks
+    through `clip_selection_rank_idx` (ORDER BY its key, LIMIT), 15 ranks by the expression over
+    LEAST(duration, 15), which no index holds (PostgreSQL sorts the pool). Same picks, same counts."""
+    voice = VoiceFactory()
+    for _ in range(2):
+        ClipSampleFactory(voice=voice, source="original", review_status="approved", duration_s=30, text="")
+    varied_pool(voice, 45)
+    settings.RETRAIN_GENERATED_SHARE_MAX = 0.5
+    settings.RETRAIN_MAX_CLIPS_PER_CONVERSATION_SHARE = 0.5
+    results = {}
+    for max_use_s, cap in ((25.0, 12), (15.0, 12), (25.0, 3000), (15.0, 3000)):
+        settings.RETRAIN_CLIP_MAX_USE_S = max_use_s
+        settings.RETRAIN_SELECTION_MAX_CANDIDATES = cap
+        selection = select_clips_for_retrain(voice=voice)
+        results[max_use_s, cap] = ([(c.clip_id, c.use_s, c.rank_score) for c in selection.generated],
+                                   selection.excluded)
+
+    assert results[25.0, 12] == results[15.0, 12]
+    assert results[25.0, 3000] == results[15.0, 3000]
+    picks, excluded = results[25.0, 12]
+    assert len(picks) >= 3
+    # Cut to the best 12 by merit, the other 33 counted as over budget and never read; all 45 read when
+    # uncapped (the share cap, not the budget, then binds).
+    assert excluded["over_budget"] == 45 - 12
+    assert results[25.0, 3000][1]["over_budget"] == 0
+
+
+def test_review_queue_queries_do_not_grow_with_voices_or_clips_and_keep_each_voices_picks():
+    from clones.services.review_queue import TIER_RETRAIN_PICK, review_queue_order
+
+    def with_originals():
+        voice = VoiceFactory()
+        ClipSampleFactory(voice=voice, source="original", review_status="approved", duration_s=60, text="")
+        return voice
+
+    def queue_queries():
+        with CaptureQueriesContext(connection) as captured:
+            queue = review_queue_order(limit=50)
+        return len(captured.captured_queries), queue
+
+    def clean_pending(voice, count, start):
+        for i in range(start, start + count):
+            ClipSampleFactory(voice=voice, review_status="pending", duration_s=3.0 + i % 9,
+                              quality_score=(100.0, 92.0, 85.0)[i % 3], text=f"Pending words {i} " + f"v{i} " * (i % 4))
+
+    first = with_originals()
+    grow(first, 8)
+    clean_pending(first, 4, 0)
+    few, _ = queue_queries()
+    voices = [first, with_originals(), with_originals()]
+    grow(first, 24, start=8)
+    clean_pending(first, 4, 4)
+    for n, voice in enumerate(voices[1:]):
+        grow(voice, 16)
+        clean_pending(voice, 3 + n, 10 * (n + 1))
+    many, queue = queue_queries()
+
+    assert many == few
+    # The picks shown first are each voice's own selection as a retrain would make it with the pending
+    # clips approved, voice by voice, in its order, pending ones only.
+    expected = []
+    for voice in sorted(voices, key=lambda v: (-v.clips.filter(review_status="pending").count(), v.pk)):
+        selection = select_clips_for_retrain(voice=voice, include_pending=True)
+        pending = set(voice.clips.filter(review_status="pending").values_list("pk", flat=True))
+        expected += [c.clip_id for c in selection.generated if c.clip_id in pending]
+    shown = [clip.pk for clip in queue if clip.queue_tier == TIER_RETRAIN_PICK]
+    assert shown and shown == expected[:len(shown)]
+
+
+def test_queue_page_voice_filter_counts_pending_clips_per_voice(staff_client):
+    busy, quiet = VoiceFactory(name="Busy"), VoiceFactory(name="Quiet")
+    for i in range(3):
+        ClipSampleFactory(voice=busy, review_status="pending")
+    ClipSampleFactory(voice=quiet, review_status="pending")
+    ClipSampleFactory(voice=quiet, review_status="approved")
+
+    response = staff_client.get("/admin/clones/clipsample/queue/")
+
+    assert [(row["voice__name"], row["n"]) for row in response.context["pending_voices"]] == [("Busy", 3), ("Quiet", 1)]
