@@ -95,11 +95,54 @@ def rate(handler, environ, seconds: float) -> float:
     return count / (time.perf_counter() - start)
 
 
+def asgi_rate(handler, scope, seconds: float) -> float:
+    """Requests/s through Django's ASGI handler, as uvicorn calls it (bin/serve): each request's sync
+    code runs in a thread of its own request context, so a thread-local connection is not reused."""
+    import asyncio
+
+    async def loop() -> float:
+        count = 0
+        start = time.perf_counter()
+        deadline = start + seconds
+        while time.perf_counter() < deadline:
+            statuses = []
+            sent = []
+
+            async def receive():
+                if not sent:
+                    sent.append(True)
+                    return {"type": "http.request", "body": b"", "more_body": False}
+                await asyncio.Future()  # the client stays connected until the response is sent
+
+            async def send(message):
+                if message["type"] == "http.response.start":
+                    statuses.append(message["status"])
+
+            await handler(dict(scope), receive, send)
+            assert statuses == [200], statuses
+            count += 1
+        return count / (time.perf_counter() - start)
+
+    return asyncio.run(loop())
+
+
+def asgi_scope(url: str, token: str) -> dict:
+    path, _, query = url.partition("?")
+    return {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
+        "path": path, "raw_path": path.encode(), "query_string": query.encode(), "root_path": "",
+        "headers": [(b"host", b"testserver"), (b"authorization", f"Token {token}".encode())],
+        "client": ("127.0.0.1", 50000), "server": ("testserver", 80),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--profile", action="store_true", help="print where the messages list spends its time")
+    parser.add_argument("--handler", choices=("asgi", "wsgi"), default="asgi",
+                        help="asgi: Django's ASGI handler as uvicorn (bin/serve) calls it; wsgi: the WSGI handler")
     args = parser.parse_args()
 
     settings.ROOT_URLCONF = __name__
@@ -113,22 +156,33 @@ def main() -> None:
         "messages list (50 of 100)": f"/api/v1/conversations/{conversation.pk}/messages/",
         "trivial view": "/bench/trivial/",
     }
-    environs = {name: factory.get(url, **auth).environ for name, url in urls.items()}
-    handler = WSGIHandler()
+    if args.handler == "asgi":
+        from django.core.handlers.asgi import ASGIHandler
+
+        handler = ASGIHandler()
+        environs = {name: asgi_scope(url, token) for name, url in urls.items()}
+        measure = asgi_rate
+    else:
+        handler = WSGIHandler()
+        environs = {name: factory.get(url, **auth).environ for name, url in urls.items()}
+        measure = rate
+    database = settings.DATABASES["default"]
+    print(f"handler {args.handler}; {database['ENGINE'].rsplit('.', 1)[-1]}; CONN_MAX_AGE "
+          f"{database.get('CONN_MAX_AGE')}; pool {bool(database.get('OPTIONS', {}).get('pool'))}")
     for environ in environs.values():
-        rate(handler, environ, 0.5)  # warm-up
+        measure(handler, environ, 0.5)  # warm-up
     if args.profile:
         import cProfile
         import pstats
 
         profile = cProfile.Profile()
-        profile.runcall(rate, handler, environs["messages list (50 of 100)"], args.seconds)
-        pstats.Stats(profile).sort_stats("tottime").print_stats(25)
+        profile.runcall(measure, handler, environs["messages list (50 of 100)"], args.seconds)
+        pstats.Stats(profile).sort_stats(os.environ.get("PROFILE_SORT", "tottime")).print_stats(25)
         return
     best = dict.fromkeys(urls, 0.0)
     for _ in range(args.rounds):
         for name, environ in environs.items():
-            best[name] = max(best[name], rate(handler, environ, args.seconds))
+            best[name] = max(best[name], measure(handler, environ, args.seconds))
     for name, value in best.items():
         print(f"{name:28} {value:8.1f} requests/s ({1000 / value:.2f} ms each)")
     ratio = best["messages list (50 of 100)"] / best["trivial view"]

@@ -28,7 +28,17 @@ def conversation_get_for_user(*, user, conversation_id) -> Conversation:
 def message_list_for_conversation(*, conversation: Conversation) -> QuerySet[Message]:
     """The conversation's messages, oldest first, with the voice version joined. The clip is not joined:
     a message's output needs only its `clip_id` (issue 13: whole clip rows were read for it)."""
-    return conversation.messages.select_related("voice_version")
+    # Only what the output reads: the version's number, not its row; a message's bookkeeping columns
+    # (updated_at, idempotency key, the reply link, the recording's type) are not parsed per row.
+    return conversation.messages.select_related("voice_version").only(*MESSAGE_LIST_FIELDS)
+
+
+# What `MessageOutputSerializer` reads of a listed message (`is_retrying` reads attempt_count and claimed_at).
+MESSAGE_LIST_FIELDS = (
+    "id", "conversation_id", "role", "text", "input_kind", "user_audio", "status", "failure_code", "failure_reason",
+    "clip_id", "voice_version__id", "voice_version__number", "reply_engine", "attempt_count", "claimed_at",
+    "stt_ms", "reply_ms", "tts_ms", "total_ms", "created_at", "completed_at",
+)
 
 
 def message_get_for_user(*, user, message_id) -> Message:

@@ -218,6 +218,23 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # the browser and cluster tests meet the same locking as `bin/run` (pytest-django adds the xdist
     # worker's suffix to the name).
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
+# PostgreSQL connections of the web server (issue 13, docs/scale.md): a process-wide pool (psycopg_pool, Django's
+# "pool" option). Under ASGI (uvicorn, bin/serve) each request's sync code runs in a thread of its own request
+# context, so CONN_MAX_AGE's per-thread persistent connection is never reused (every request opened one, most
+# of a short request's time); the pool hands the request a connection already open and checks it on the way
+# out of the pool (a dropped connection is replaced, like CONN_HEALTH_CHECKS). bin/serve turns it on for the
+# web processes only: django-q2 forks its workers, and a pool's connections and threads do not survive a fork.
+DATABASE_POOL = env_bool("DATABASE_POOL", False)
+if DATABASE_POOL and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env_int("DATABASE_POOL_MIN_SIZE", 1, minimum=0),
+        # Connections a web process may hold at once (each concurrent request takes one).
+        "max_size": env_int("DATABASE_POOL_MAX_SIZE", 10, minimum=1),
+        "timeout": env_float("DATABASE_POOL_TIMEOUT_S", 10.0, minimum=0.1),
+    }
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # Django refuses persistent connections with a pool
+    # With a pool Django passes this on as the pool's check of a connection handed out.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -125,14 +125,25 @@ class MessageOutputSerializer(serializers.ModelSerializer):
             "completed_at": _DATETIME.to_representation(message.completed_at) if message.completed_at else None,
         }
         result = {}
-        for field in self._readable_fields:
-            name = field.field_name
-            if name in known:
+        for name, field in self._output_plan:
+            if field is None:
                 result[name] = known[name]
                 continue
             attribute = field.get_attribute(message)
             result[name] = None if attribute is None else field.to_representation(attribute)
         return result
+
+    _KNOWN = frozenset({
+        "id", "conversation", "role", "status", "text", "input_kind", "failure_code", "failure_reason", "audio_url",
+        "stream_url", "audio_sha256", "voice_version", "is_ai_generated", "reply_engine", "reply_engine_label",
+        "stt_ms", "reply_ms", "tts_ms", "total_ms", "created_at", "completed_at",
+    })
+
+    @cached_property
+    def _output_plan(self) -> list:
+        """The readable fields in declared order, once per serializer (a list serializer's child serves every
+        row): (name, None) for a field written directly, (name, field) for DRF's own path."""
+        return [(f.field_name, None if f.field_name in self._KNOWN else f) for f in self._readable_fields]
 
     def get_reply_engine_label(self, message) -> str:
         return replies.engine_label(message.reply_engine) if message.reply_engine else ""
