@@ -143,6 +143,7 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="print where the messages list spends its time")
     parser.add_argument("--handler", choices=("asgi", "wsgi"), default="asgi",
                         help="asgi: Django's ASGI handler as uvicorn (bin/serve) calls it; wsgi: the WSGI handler")
+    parser.add_argument("--label", default="", help="also write bench/results/api-throughput-<label>.json")
     args = parser.parse_args()
 
     settings.ROOT_URLCONF = __name__
@@ -187,6 +188,17 @@ def main() -> None:
         print(f"{name:28} {value:8.1f} requests/s ({1000 / value:.2f} ms each)")
     ratio = best["messages list (50 of 100)"] / best["trivial view"]
     print(f"{'ratio to the trivial view':28} {ratio:8.2f}")
+    if args.label:
+        import json
+
+        out = Path(__file__).resolve().parent / "results" / f"api-throughput-{args.label}.json"
+        out.write_text(json.dumps({
+            "label": args.label, "handler": args.handler, "engine": database["ENGINE"],
+            "conn_max_age": database.get("CONN_MAX_AGE"), "pool": bool(database.get("OPTIONS", {}).get("pool")),
+            "seconds": args.seconds, "rounds": args.rounds, "load_average": os.getloadavg(),
+            "requests_per_s": {k: round(v, 1) for k, v in best.items()}, "ratio": round(ratio, 3),
+        }, indent=2) + "\n")
+        print(f"wrote {out.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

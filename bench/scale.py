@@ -505,7 +505,7 @@ def main() -> None:
     call_command("createcachetable", verbosity=0)
     plan = Plan(ARGS.clips)
     result = {"clips": ARGS.clips, "vendor": connection.vendor, "repeat": ARGS.repeat, "label": ARGS.label,
-              "measured_at": timezone.now().isoformat(), "results": {}}
+              "measured_at": timezone.now().isoformat(), "load_average_at_start": os.getloadavg(), "results": {}}
     if ARGS.reseed and seeded_count():
         print("emptying the seeded tables…", flush=True)
         unseed()
@@ -585,6 +585,13 @@ def main() -> None:
 
     run("selection", f"selection: sel-10k ({plan.medium} candidates)", lambda: select_clips_for_retrain(voice=medium))
     run("selection", f"selection: sel-100k ({plan.big} candidates)", lambda: select_clips_for_retrain(voice=big))
+    # The exclusion counts (one scan of the voice's pool) run when a report reads them, not for the picks.
+    run("selection", f"selection + exclusion counts: sel-10k ({plan.medium} candidates)",
+        lambda: select_clips_for_retrain(voice=medium).excluded)
+    run("selection", f"selection + exclusion counts: sel-100k ({plan.big} candidates)",
+        lambda: select_clips_for_retrain(voice=big).excluded)
+    run("selection", "retrain selection admin page (sel-100k)",
+        get(client, f"/admin/clones/voice/{big.pk}/retrain-selection/"))
     with override_settings(RETRAIN_SELECTION_MAX_CANDIDATES=500):
         run("selection", f"selection: sel-100k, 500 best read (RETRAIN_SELECTION_MAX_CANDIDATES=500)",
             lambda: select_clips_for_retrain(voice=big))
@@ -613,6 +620,7 @@ def main() -> None:
         result["fingerprint"] = fingerprint_size()
         print("fingerprint landmarks:", result["fingerprint"], flush=True)
 
+    result["load_average_at_end"] = os.getloadavg()
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
     name = f"scale-{ARGS.clips}-{connection.vendor}{'-' + ARGS.label if ARGS.label else ''}.json"

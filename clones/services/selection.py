@@ -52,7 +52,7 @@ from datetime import datetime, timedelta
 import numpy as np
 from django.conf import settings
 from django.db import connection
-from django.db.models import Case, CharField, Count, F, FloatField, Q, Value, When, Window
+from django.db.models import Case, CharField, Count, F, FloatField, OuterRef, Q, Subquery, Value, When, Window
 from django.db.models.functions import Ceil, Greatest, Least, RowNumber
 from django.utils import timezone
 
@@ -531,7 +531,7 @@ class _Pool:
 
     ROW_FIELDS = ("id", "duration_s", "size_bytes", "quality_score", "quality_flags", "analysed_at", "lineage_depth",
                   "is_lineage_unknown", "text", "pitch_median_hz", "pitch_range_st", "loudness_lufs",
-                  "speaking_rate_cps", "message__conversation_id", "voice_id")
+                  "speaking_rate_cps", "conversation_ref", "voice_id")
 
     def _merit(self):
         if self.limits.max_use_s > 0 and index_ranks_by_merit(self.limits.max_use_s):
@@ -541,8 +541,8 @@ class _Pool:
     def best_rows(self, *, limit: int):
         """The best `limit` candidates passing every per-clip rule, best merit first (ties by id), with
         their conversation, as a queryset of rows: one query."""
-        return (self.queryset.filter(self._passing()).annotate(merit=self._merit()).order_by("-merit", "id")
-                .values(*self.ROW_FIELDS)[:limit])
+        return (self.queryset.filter(self._passing()).annotate(merit=self._merit(), conversation_ref=_conversation_ref())
+                .order_by("-merit", "id").values(*self.ROW_FIELDS)[:limit])
 
     @staticmethod
     def best_rows_of(pools: list[_Pool], limits: list[int]) -> list[list[dict]]:
@@ -562,13 +562,20 @@ class _Pool:
             rank = Window(RowNumber(), partition_by=[F("voice")], order_by=[pools[0]._merit().desc(), F("id").asc()])
             rows = (pools[0].queryset.model.objects.filter(source=ClipSample.Source.GENERATED)
                     .exclude(sha256="").exclude(file="").alias(**pools[0].queryset.query.annotations)
-                    .filter(either).annotate(rank=rank).filter(rank__lte=max(limits))
+                    .filter(either).annotate(rank=rank, conversation_ref=_conversation_ref()).filter(rank__lte=max(limits))
                     .values(*_Pool.ROW_FIELDS, "rank"))
         for row in rows:
             by_voice[row["voice_id"]].append(row)
         # Each voice's own limit, best first (the picker sorts by merit again).
         return [sorted(by_voice[pool.voice.pk], key=lambda row: row.get("rank", 0))[:limit]
                 for pool, limit in zip(pools, limits)]
+
+
+def _conversation_ref():
+    """The conversation of the message that spoke the clip, as a subquery in the select list: PostgreSQL
+    evaluates it after ORDER BY … LIMIT, for the rows returned only (a join ran for every row sorted)."""
+    message = ClipSample._meta.get_field("message").related_model
+    return Subquery(message.objects.filter(clip_id=OuterRef("pk")).order_by().values("conversation_id")[:1])
 
 
 def estimate_upload_bytes(*, size_bytes: int, duration_s: float, use_s: float) -> int:
@@ -731,7 +738,7 @@ class _Picker:
         merit = np.array([c["merit"] for c in candidates])
         use_s = np.array([c["use_s"] for c in candidates])
         est_bytes = np.array([c["estimated_bytes"] for c in candidates], dtype=np.int64)
-        conversations = [str(c["message__conversation_id"]) if c["message__conversation_id"] else None for c in candidates]
+        conversations = [str(c["conversation_ref"]) if c["conversation_ref"] else None for c in candidates]
         conv_index = {key: i for i, key in enumerate(sorted({k for k in conversations if k is not None}))}
         conv_of = np.array([conv_index[k] if k is not None else -1 for k in conversations], dtype=np.int64)
         types = [sentence_type(c["text"]) for c in candidates]
