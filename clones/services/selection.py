@@ -297,9 +297,10 @@ def select_clips_for_retrain(
     whose review matters most); a retrain never passes it. originals_only: the originals alone (the
     `originals_only` re-clone strategy); the generated pool is not read.
 
-    A read: it writes nothing. Two queries whatever the pool's size: the originals, and the best
-    candidates (`candidates_to_read`) through the merit-ordered index with the per-clip rules in SQL
-    (`_Pool`); reading `Selection.excluded` runs a third, the per-reason counts over the whole pool.
+    A read: it writes nothing. Three queries whatever the pool's size: the originals, the ids of the best
+    candidates (`candidates_to_read`) ranked in SQL with the per-clip rules (`_Pool`, an index-only scan
+    of the merit-ordered index), and their rows; reading `Selection.excluded` runs a fourth, the
+    per-reason counts over the whole pool.
     Deterministic.
     """
     return select_clips_for_voices(voices=[voice], window_days=window_days, now=now, limits=limits,
@@ -315,9 +316,9 @@ def select_clips_for_voices(
     include_pending: bool = False,
     originals_only: bool = False,
 ) -> list[Selection]:
-    """`select_clips_for_retrain` for several voices, in their order, with the same result for each: one
-    query for all their originals and (on PostgreSQL) one for all their best candidates (a UNION ALL of
-    one ranked, limited read per voice), however many voices. The review queue uses it."""
+    """`select_clips_for_retrain` for several voices, in their order, with the same result for each, in
+    three queries however many voices: their originals, their best candidates' ids (one ranked, limited
+    read per voice, in one UNION ALL), those candidates' rows. The review queue uses it."""
     now = now or timezone.now()
     limits = limits or SelectionLimits.from_settings()
     if window_days is _USE_SETTING:
@@ -458,12 +459,13 @@ class _Pool:
     on running totals (capacity, per-conversation share, provider file and byte limits), the diversity
     terms and the near-duplicate check of the greedy pick, which depend on what was picked before.
 
-    The best rows are read in one query through `clip_selection_rank_idx`, which holds one voice's clips
-    in merit order with every column the rules read: PostgreSQL walks it from the best clip, skips the
-    ones a rule excludes and stops after `limit`, so the read does not grow with the pool (issue 13: at
-    100,000 candidates a sort of the whole pool took 0.25–0.5 s). "Used" is the voice's promoted-run
-    links, hashed once. The per-reason counts scan the voice's whole pool; they run only when asked
-    (`Selection.excluded`).
+    The best candidates are ranked by one query on index columns only: `clip_selection_rank_idx` holds one
+    voice's clips in merit order with every column the rules read, so PostgreSQL walks it from the best
+    clip, skips the ones a rule excludes and stops after `limit` (issue 13: at 100,000 candidates a sort
+    of the whole pool took 0.25–0.5 s); where the window holds few of a voice's clips it may range-scan
+    `clip_selection_pool_idx` and sort those instead, also without reading a row. A second query reads
+    the rows of the ids it returned. "Used" is the voice's promoted-run links, hashed once. The
+    per-reason counts scan the voice's whole pool; they run only when asked (`Selection.excluded`).
     """
 
     def __init__(self, *, voice, since, include_pending: bool, limits: SelectionLimits):
@@ -538,42 +540,49 @@ class _Pool:
             return merit_expression(F("duration_s"))  # the index's key: same values (clones.merit)
         return merit_expression(F("use_s"))
 
-    def best_rows(self, *, limit: int):
-        """The best `limit` candidates passing every per-clip rule, best merit first (ties by id), with
-        their conversation, as a queryset of rows: one query."""
-        return (self.queryset.filter(self._passing()).annotate(merit=self._merit(), conversation_ref=_conversation_ref())
-                .order_by("-merit", "id").values(*self.ROW_FIELDS)[:limit])
+    def best_ids(self, *, limit: int, fields=("id",)):
+        """The ids of the best `limit` candidates passing every per-clip rule, best merit first (ties by id).
+        Every column it reads is in `clip_selection_rank_idx` (and `clip_selection_pool_idx`), so whichever
+        the planner walks it is an index-only scan: no clip row is read to rank."""
+        return (self.queryset.filter(self._passing()).annotate(merit=self._merit())
+                .order_by("-merit", "id").values_list(*fields, flat=len(fields) == 1)[:limit])
 
     @staticmethod
     def best_rows_of(pools: list[_Pool], limits: list[int]) -> list[list[dict]]:
-        """`best_rows` of each pool in one query: a UNION ALL of each pool's ranked, limited read where the
-        database allows ORDER BY … LIMIT per branch (PostgreSQL: each branch walks the ranking index and
-        stops), else the rows ranked per voice with row_number() and cut to the largest limit."""
-        if len(pools) <= 1:
-            return [list(pool.best_rows(limit=limit)) for pool, limit in zip(pools, limits)]
-        by_voice: dict = {pool.voice.pk: [] for pool in pools}
-        if connection.features.supports_slicing_ordering_in_compound:
-            querysets = [pool.best_rows(limit=limit) for pool, limit in zip(pools, limits)]
-            rows = querysets[0].union(*querysets[1:], all=True)
+        """The best candidates' rows of each pool, in two queries however many pools: their ids (one
+        ranked, limited read per pool: a UNION ALL where the database allows ORDER BY … LIMIT per
+        branch, as PostgreSQL does; else the candidates ranked per voice with row_number()), then the rows
+        of those ids with their conversation."""
+        if len(pools) == 1:
+            id_lists = [list(pools[0].best_ids(limit=limits[0]))]
+        elif connection.features.supports_slicing_ordering_in_compound:
+            querysets = [pool.best_ids(limit=limit, fields=("id", "voice_id")) for pool, limit in zip(pools, limits)]
+            by_voice: dict = {pool.voice.pk: [] for pool in pools}
+            for pk, voice_id in querysets[0].union(*querysets[1:], all=True):
+                by_voice[voice_id].append(pk)
+            id_lists = [by_voice[pool.voice.pk] for pool in pools]
         else:
             either = Q(pk__in=[])
             for pool in pools:
                 either |= Q(voice=pool.voice) & pool._passing()
             rank = Window(RowNumber(), partition_by=[F("voice")], order_by=[pools[0]._merit().desc(), F("id").asc()])
-            rows = (pools[0].queryset.model.objects.filter(source=ClipSample.Source.GENERATED)
-                    .exclude(sha256="").exclude(file="").alias(**pools[0].queryset.query.annotations)
-                    .filter(either).annotate(rank=rank, conversation_ref=_conversation_ref()).filter(rank__lte=max(limits))
-                    .values(*_Pool.ROW_FIELDS, "rank"))
-        for row in rows:
-            by_voice[row["voice_id"]].append(row)
-        # Each voice's own limit, best first (the picker sorts by merit again).
-        return [sorted(by_voice[pool.voice.pk], key=lambda row: row.get("rank", 0))[:limit]
-                for pool, limit in zip(pools, limits)]
+            ranked = (ClipSample.objects.filter(source=ClipSample.Source.GENERATED).exclude(sha256="").exclude(file="")
+                      .alias(**pools[0].queryset.query.annotations).filter(either).annotate(rank=rank)
+                      .filter(rank__lte=max(limits)).values_list("id", "voice_id", "rank"))
+            by_voice = {pool.voice.pk: [] for pool in pools}
+            for pk, voice_id, position in sorted(ranked, key=lambda row: row[2]):
+                by_voice[voice_id].append(pk)
+            id_lists = [by_voice[pool.voice.pk][:limit] for pool, limit in zip(pools, limits)]
+        wanted = [pk for ids in id_lists for pk in ids]
+        if not wanted:
+            return [[] for _ in pools]
+        rows = {row["id"]: row for row in ClipSample.objects.filter(pk__in=wanted)
+                .annotate(conversation_ref=_conversation_ref()).values(*_Pool.ROW_FIELDS)}
+        return [[rows[pk] for pk in ids if pk in rows] for ids in id_lists]
 
 
 def _conversation_ref():
-    """The conversation of the message that spoke the clip, as a subquery in the select list: PostgreSQL
-    evaluates it after ORDER BY … LIMIT, for the rows returned only (a join ran for every row sorted)."""
+    """The conversation of the message that spoke the clip (a subquery: a clip has at most one message)."""
     message = ClipSample._meta.get_field("message").related_model
     return Subquery(message.objects.filter(clip_id=OuterRef("pk")).order_by().values("conversation_id")[:1])
 

@@ -135,9 +135,9 @@ def test_selection_queries_do_not_grow_with_candidates(settings):
     settings.RETRAIN_SELECTION_MAX_CANDIDATES = 5
     capped, capped_counts, capped_selection = selection_queries(voice)
 
-    # The originals and the best candidates with their conversation; the exclusion counts, one aggregate,
-    # only when they are read.
-    assert many == few == capped == 2
+    # The originals, the best candidates' ids (ranked from the index alone), their rows with their
+    # conversation; the exclusion counts, one aggregate, only when they are read.
+    assert many == few == capped == 3
     assert many_counts == few_counts == capped_counts == 1
     assert selection.generated
     excluded = capped_selection.excluded
