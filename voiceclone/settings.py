@@ -512,8 +512,8 @@ RETRAIN_MAX_CLIPS_PER_CONVERSATION_SHARE = env_float("RETRAIN_MAX_CLIPS_PER_CONV
 RETRAIN_CLIP_MIN_S = env_float("RETRAIN_CLIP_MIN_S", 2.0, minimum=0)
 # Long TTS replies degrade towards their end: only the first this-many seconds of a reply are used.
 RETRAIN_CLIP_MAX_USE_S = env_float("RETRAIN_CLIP_MAX_USE_S", 25.0, minimum=1)
-# The selection ranks a voice's candidates by merit in the database and reads only this many of the best
-# (the rest count as over budget); fewer rows read make the selection cheaper at 100,000 candidates.
+# The selection ranks a voice's candidates by merit in the database and reads the best 10 × the clips it can
+# pick, at least 100 and at most this many (the rest count as over budget; clones.services.selection).
 RETRAIN_SELECTION_MAX_CANDIDATES = env_int("RETRAIN_SELECTION_MAX_CANDIDATES", 3000, minimum=50)
 # Texts at least this similar (word-shingle Jaccard, 0–1) to a better clip already selected are skipped.
 RETRAIN_NEAR_DUPLICATE_SIMILARITY = env_float("RETRAIN_NEAR_DUPLICATE_SIMILARITY", 0.7, minimum=0)
