@@ -35,8 +35,8 @@ class VoiceOutputSerializer(serializers.ModelSerializer):
     class Meta:
         model = Voice
         fields = [
-            "id", "name", "persona", "language", "status", "failure_reason", "current_version", "owner",
-            "is_shared", "is_owner", "created_at", "updated_at",
+            "id", "name", "persona", "language", "status", "failure_reason", "hold_reason", "current_version",
+            "owner", "is_shared", "is_owner", "created_at", "updated_at",
         ]
 
     def _user(self):
@@ -128,9 +128,14 @@ class ConsentRecordOutputSerializer(serializers.ModelSerializer):
 
         model = ConsentRecord
         fields = ["id", "speaker_name", "method", "statement_version", "phrase", "check_status", "transcript",
-                  "phrase_wer", "speaker_similarity", "check_detail", "checked_at", "revoked_at", "revoke_reason",
-                  "created_at"]
+                  "phrase_wer", "speaker_similarity", "check_detail", "checked_at", "accepted_at", "accept_note",
+                  "revoked_at", "revoke_reason", "created_at"]
         read_only_fields = fields
+
+
+class ConsentAcceptInputSerializer(serializers.Serializer):
+    note = serializers.CharField(max_length=500, validators=[plain_text_line],
+                                 help_text="What the reviewer heard (kept with the acceptance and audited).")
 
 
 class VoiceHardDeleteOutputSerializer(serializers.Serializer):

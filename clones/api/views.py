@@ -16,6 +16,7 @@ from voiceclone.openapi import PROVIDER_ERRORS
 from voiceclone.parsers import JSONParser
 
 from .serializers import (
+    ConsentAcceptInputSerializer,
     ConsentLinkInputSerializer,
     ConsentLinkOutputSerializer,
     ConsentPhraseOutputSerializer,
@@ -193,6 +194,28 @@ class VoiceViewSet(
     def consents(self, request, pk=None):
         voice = self.get_object()
         return Response(ConsentRecordOutputSerializer(voice.consents.order_by("created_at", "id"), many=True).data)
+
+    @extend_schema(
+        summary="Accept a consent recording whose check failed, after listening to it (staff)",
+        description="The record keeps its check and scores and gains `accepted_at` and the reviewer's `note`; an "
+                    "audit entry `consent.accepted` is written, and a voice `held` for consent review is released "
+                    "(cloned now, or speaking again). 403 for non-staff, 409 `consent_not_reviewable` for a record "
+                    "whose check passed, is still running, or that is revoked.",
+        request=ConsentAcceptInputSerializer,
+        responses={200: ConsentRecordOutputSerializer, 403: OpenApiResponse(description="Staff only")},
+    )
+    @action(detail=True, methods=["post"], url_path=r"consents/(?P<consent_id>[0-9]+)/accept")
+    def consent_accept(self, request, pk=None, consent_id=None):
+        voice = self.get_object()
+        if not request.user.is_staff:
+            raise PermissionDenied("Accepting a consent recording is for staff.")
+        record = voice.consents.filter(pk=consent_id).first()
+        if record is None:
+            raise Http404("No such consent record.")
+        serializer = ConsentAcceptInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        record = services.consent_accept(record=record, by=request.user, note=serializer.validated_data["note"])
+        return Response(ConsentRecordOutputSerializer(record).data)
 
     @extend_schema(
         summary="Revoke the speaker's consent (owner or staff); irreversible",

@@ -314,12 +314,26 @@ def _voice_mine(voice: Voice):
 def voice_provider_create(*, voice_id) -> Voice:
     """Create the provider voice (IVC) for a `creating` Voice → version 1 active, status ready.
 
+    Only once the speaker's consent stands (`consent.consent_standing`): while the consent recording is being
+    checked it returns at once (the check's end enqueues it again); when the check failed the voice is `held`.
+
     Idempotent: a ready voice is left alone, a voice another live worker is creating too (lease with
     heartbeat, voiceclone.leases); a provider voice an earlier crashed attempt made (found by its
     marker) is adopted instead of creating a second one. Provider failures leave the voice `failed`
     with a human reason (retry with `voice_retry`); a database failure gets another attempt (at most
     WORK_MAX_ATTEMPTS), any other unexpected error ends `failed` too, never `creating` for good.
     """
+    from .consent import FAILED, PENDING, consent_standing, voice_consent_gate
+
+    waiting = Voice.objects.get(pk=voice_id)
+    if waiting.status == Voice.Status.CREATING and waiting.current_version_id is None:
+        # Nothing is cloned before the speaker's consent stands (docs/consent.md): a recording still being
+        # checked makes the clone wait (the check's end enqueues it again), a failed one holds the voice.
+        standing, _reason = consent_standing(waiting)
+        if standing == PENDING:
+            return waiting
+        if standing == FAILED:
+            return voice_consent_gate(voice_id=voice_id)
     voice = _voice_claim(voice_id)
     if voice is None:
         return Voice.objects.get(pk=voice_id)

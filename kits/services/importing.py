@@ -35,7 +35,7 @@ from voiceclone.errors import ConsentMissing
 
 from .. import manifest as kit
 from ..models import ImportedClip, VoiceKitImport
-from .validation import KitInvalid, kit_validate
+from .validation import kit_validate
 
 logger = logging.getLogger(__name__)
 
