@@ -15,9 +15,9 @@ from rest_framework.response import Response
 from clones import selectors, services
 from clones.models import ClipSample, Voice
 from voiceclone.audio_response import audio_response
-from voiceclone.validators import plain_text_line
 from voiceclone.openapi import AUDIO_HEADERS, audio_responses
 
+from .serializers import ConsentedRecordingsInputSerializer
 from .views import client_ip
 
 VOICE_ID = OpenApiParameter("voice_id", str, location="path", description="The voice (UUID).")
@@ -45,21 +45,8 @@ class OriginalOutputSerializer(serializers.ModelSerializer):
         )
 
 
-class OriginalsAddInputSerializer(serializers.Serializer):
-    consent = serializers.BooleanField(
-        help_text="Must be true: the speaker consents to the consent statement (GET /api/v1/voices/consent-statement/)."
-    )
-    speaker_name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="",
-                                         validators=[plain_text_line])
-    samples = serializers.ListField(
-        child=serializers.FileField(allow_empty_file=True), min_length=1,
-        help_text="1–25 recordings of the speaker (WAV, MP3, OGG, WebM or M4A), repeated field.",
-    )
-    consent_recording = serializers.FileField(required=False, allow_empty_file=True, help_text=(
-        "The speaker reading the consent phrase (GET /api/v1/voices/consent-phrase/), with `consent_token`. "
-        "Optional unless the installation sets CONSENT_RECORDING_REQUIRED=true."))
-    consent_token = serializers.CharField(required=False, allow_blank=True, default="", max_length=1000,
-                                          help_text="The `token` that came with the consent phrase the recording reads.")
+class OriginalsAddInputSerializer(ConsentedRecordingsInputSerializer):
+    """The consent, its optional recording and 1–VOICE_MAX_SAMPLES recordings (the service counts them)."""
 
 
 class OriginalsAddedOutputSerializer(serializers.Serializer):

@@ -54,10 +54,10 @@ class VoiceOutputSerializer(serializers.ModelSerializer):
         return None
 
 
-class VoiceCreateInputSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=100, validators=[plain_text_line])
-    persona = serializers.CharField(max_length=4000, validators=[plain_text_multiline])
-    language = serializers.CharField(max_length=16, required=False, allow_blank=True, default="en")
+class ConsentedRecordingsInputSerializer(serializers.Serializer):
+    """What every upload of a speaker's recordings carries: their consent and, optionally, its recording.
+    Creating a voice (below) and adding originals (`clones.api.originals`) take these fields."""
+
     consent = serializers.BooleanField(
         help_text="Must be true: the speaker consents to the consent statement (GET /api/v1/voices/consent-statement/)."
     )
@@ -73,6 +73,12 @@ class VoiceCreateInputSerializer(serializers.Serializer):
         "Optional unless the installation sets CONSENT_RECORDING_REQUIRED=true."))
     consent_token = serializers.CharField(required=False, allow_blank=True, default="", max_length=1000,
                                           help_text="The `token` that came with the consent phrase the recording reads.")
+
+
+class VoiceCreateInputSerializer(ConsentedRecordingsInputSerializer):
+    name = serializers.CharField(max_length=100, validators=[plain_text_line])
+    persona = serializers.CharField(max_length=4000, validators=[plain_text_multiline])
+    language = serializers.CharField(max_length=16, required=False, allow_blank=True, default="en")
 
     def validate_samples(self, value):
         if len(value) > settings.VOICE_MAX_SAMPLES:
