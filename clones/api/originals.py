@@ -18,7 +18,7 @@ from voiceclone.audio_response import audio_response
 from voiceclone.openapi import AUDIO_HEADERS, audio_responses
 
 from .serializers import ConsentedRecordingsInputSerializer
-from .views import client_ip
+from .views import consented_upload_kwargs
 
 VOICE_ID = OpenApiParameter("voice_id", str, location="path", description="The voice (UUID).")
 
@@ -52,10 +52,6 @@ class OriginalsAddInputSerializer(ConsentedRecordingsInputSerializer):
 class OriginalsAddedOutputSerializer(serializers.Serializer):
     voice = serializers.UUIDField()
     originals = OriginalOutputSerializer(many=True)
-
-
-def _upload_or_none(uploaded):
-    return services.SampleUpload.from_uploaded_file(uploaded) if uploaded else None
 
 
 class VoiceOriginalViewSet(viewsets.GenericViewSet):
@@ -101,13 +97,7 @@ class VoiceOriginalViewSet(viewsets.GenericViewSet):
         originals = services.voice_originals_add(
             voice=voice,
             by=request.user,
-            samples=[services.SampleUpload.from_uploaded_file(f) for f in data["samples"]],
-            consent=data["consent"],
-            speaker_name=data.get("speaker_name", ""),
-            ip_address=client_ip(request),
-            user_agent=request.headers.get("User-Agent", ""),
-            consent_recording=_upload_or_none(data.get("consent_recording")),
-            consent_token=data.get("consent_token", ""),
+            **consented_upload_kwargs(request, data),
         )
         rows = self.get_queryset().filter(pk__in=[o.pk for o in originals])
         body = {"voice": voice.pk, "originals": OriginalOutputSerializer(rows, many=True,

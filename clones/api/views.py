@@ -45,6 +45,21 @@ def client_ip(request) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
 
 
+def consented_upload_kwargs(request, data: dict) -> dict:
+    """The recordings, the consent, its optional recording and who gave it (`ConsentedRecordingsInputSerializer`'s
+    validated data), as creating a voice and adding originals take them."""
+    recording = data.get("consent_recording")
+    return {
+        "samples": [services.SampleUpload.from_uploaded_file(f) for f in data["samples"]],
+        "consent": data["consent"],
+        "speaker_name": data.get("speaker_name", ""),
+        "ip_address": client_ip(request),
+        "user_agent": request.headers.get("User-Agent", ""),
+        "consent_recording": services.SampleUpload.from_uploaded_file(recording) if recording else None,
+        "consent_token": data.get("consent_token", ""),
+    }
+
+
 @extend_schema_view(
     list=extend_schema(summary="List voices: your own and those shared with every user (staff see all)"),
     retrieve=extend_schema(summary="Get a voice",
@@ -103,14 +118,7 @@ class VoiceViewSet(
             name=data["name"],
             persona=data["persona"],
             language=data.get("language") or "en",
-            samples=[services.SampleUpload.from_uploaded_file(f) for f in data["samples"]],
-            consent=data["consent"],
-            speaker_name=data.get("speaker_name", ""),
-            ip_address=client_ip(request),
-            user_agent=request.headers.get("User-Agent", ""),
-            consent_recording=(services.SampleUpload.from_uploaded_file(data["consent_recording"])
-                               if data.get("consent_recording") else None),
-            consent_token=data.get("consent_token", ""),
+            **consented_upload_kwargs(request, data),
         )
         return Response({"id": voice.pk, "status": voice.status}, status=status.HTTP_202_ACCEPTED)
 
