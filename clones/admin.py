@@ -30,6 +30,7 @@ from django.utils.safestring import mark_safe
 from django.utils.text import Truncator
 
 from voiceclone.errors import ApplicationError
+from voiceclone.validators import is_uuid
 
 from personas.admin import persona_history_html
 
@@ -404,7 +405,7 @@ class VoiceFilter(admin.SimpleListFilter):
             : self.max_choices]]
         value = self.value()
         if value and value not in {pk for pk, _ in choices}:
-            name = Voice.objects.filter(pk=value).values_list("name", flat=True).first() if _is_uuid(value) else None
+            name = Voice.objects.filter(pk=value).values_list("name", flat=True).first() if is_uuid(value) else None
             choices.append((value, name or value))
         return choices
 
@@ -412,7 +413,7 @@ class VoiceFilter(admin.SimpleListFilter):
         value = self.value()
         if not value:
             return queryset
-        if not _is_uuid(value):
+        if not is_uuid(value):
             return queryset.none()
         return queryset.filter(voice_id=value)
 
@@ -455,16 +456,6 @@ class AnalysedFilter(admin.SimpleListFilter):
         if value in ("yes", "no"):
             return queryset.filter(analysed_at__isnull=value == "no")
         return queryset
-
-
-def _is_uuid(value) -> bool:
-    import uuid
-
-    try:
-        uuid.UUID(str(value))
-    except ValueError:
-        return False
-    return True
 
 
 class EstimatedCountPaginator(Paginator):
@@ -755,7 +746,7 @@ class ClipSampleAdmin(admin.ModelAdmin):
         voice = None
         voice_id = request.GET.get("voice") or ""
         if voice_id:
-            if not _is_uuid(voice_id):
+            if not is_uuid(voice_id):
                 return HttpResponseRedirect(reverse("admin:clones_clipsample_queue"))
             voice = get_object_or_404(Voice, pk=voice_id)
         clips = selectors.clip_review_queue(voice=voice, limit=50)

@@ -1,5 +1,3 @@
-import uuid
-
 from django.conf import settings
 from django.http import Http404
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
@@ -14,6 +12,7 @@ from clones.models import Voice
 from retraining.api.serializers import VoiceRollbackInputSerializer
 from voiceclone.openapi import PROVIDER_ERRORS
 from voiceclone.parsers import JSONParser
+from voiceclone.validators import is_uuid
 
 from .serializers import (
     ConsentAcceptInputSerializer,
@@ -31,14 +30,6 @@ from .serializers import (
     VoiceUpdateInputSerializer,
     VoiceVersionOutputSerializer,
 )
-
-
-def _is_uuid(value) -> bool:
-    try:
-        uuid.UUID(str(value))
-    except ValueError:
-        return False
-    return True
 
 
 def client_ip(request) -> str | None:
@@ -96,7 +87,7 @@ class VoiceViewSet(
         except Http404:
             # A shared voice the caller can see but not manage: say so rather than pretend it is gone.
             lookup = self.kwargs.get(self.lookup_url_kwarg or self.lookup_field)
-            if self.action not in self.READ_ACTIONS and _is_uuid(lookup) and selectors.voice_list_visible_for_user(
+            if self.action not in self.READ_ACTIONS and is_uuid(lookup) and selectors.voice_list_visible_for_user(
                 user=self.request.user
             ).filter(pk=lookup).exists():
                 raise PermissionDenied("This voice is shared with you for chatting only; its owner and staff manage it.")
