@@ -370,11 +370,17 @@ def provider_originals_choose(originals, *, size, max_files: int | None = None,
 
 
 def provider_originals_queryset(voice: Voice):
-    """A voice's stored originals in the order `provider_originals_choose` takes them: oldest first."""
+    """A voice's stored originals in the order `provider_originals_choose` takes them: oldest first. Originals
+    added in a batch whose consent recording failed its check (or is still being checked) are left out until
+    staff accept it or it passes (docs/consent.md): they are kept, never sent to the provider meanwhile."""
+    from clones.models import ConsentRecord
+
     return (
         ClipSample.objects.filter(voice=voice, source=ClipSample.Source.ORIGINAL)
         .exclude(sha256="")
         .exclude(file="")
+        .exclude(consent__check_status__in=[ConsentRecord.Check.FAILED, ConsentRecord.Check.PENDING],
+                 consent__accepted_at__isnull=True)
         .order_by("created_at", "id")
     )
 

@@ -142,3 +142,34 @@ def test_a_failed_recording_added_later_does_not_hold_a_voice_whose_consent_stan
     assert response.status_code == 202, response.content
     assert ConsentRecord.objects.filter(voice_id=alice_voice, check_status="failed").count() == 1
     assert alice_api.get(f"/api/v1/voices/{alice_voice}/").json()["status"] == "ready"
+
+
+def test_originals_whose_batch_consent_failed_are_kept_but_not_cloned_from_until_accepted(
+        alice_api, staff_api, alice_voice, emulator_ctl, run_tasks):
+    require_espeak()
+    phrase = _phrase(alice_api)
+    recording = speak_wav(phrase["phrase"], "f2")
+    emulator_ctl.declare_transcript(recording, "Not the phrase at all.")
+    with run_tasks():
+        added = alice_api.post(f"/api/v1/voices/{alice_voice}/originals/", {
+            "consent": "true", "samples": [_upload("more.wav", speak_wav(SAMPLE_SENTENCES[1], "f2"))],
+            "consent_recording": _upload("consent.wav", recording), "consent_token": phrase["token"],
+        }, format="multipart")
+    assert added.status_code == 202, added.content
+    new_id = added.json()["originals"][0]["id"]
+    record = ConsentRecord.objects.get(voice_id=alice_voice, check_status="failed")
+    assert len(alice_api.get(f"/api/v1/voices/{alice_voice}/originals/").json()) == 3  # kept and listed
+
+    def reclone_clips():
+        eligibility = staff_api.get(f"/api/v1/retrain-runs/eligibility/?voice={alice_voice}&strategy=originals_only")
+        return eligibility.json()[0]["counts"]["selection"]["originals"]
+
+    assert reclone_clips() == 2  # the failed batch's recording is not sent to the provider
+    with run_tasks():
+        accepted = staff_api.post(f"/api/v1/voices/{alice_voice}/consents/{record.pk}/accept/",
+                                  {"note": "Listened: it is the speaker."}, format="json")
+    assert accepted.status_code == 200, accepted.content
+    assert reclone_clips() == 3
+    proposed = staff_api.post("/api/v1/retrain-runs/", {"voice": alice_voice, "strategy": "originals_only"},
+                              format="json")
+    assert new_id in [c["clip"] for c in proposed.json()["clips"]]
