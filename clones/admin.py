@@ -30,6 +30,7 @@ from django.utils.safestring import mark_safe
 from django.utils.text import Truncator
 
 from voiceclone.errors import ApplicationError
+from voiceclone.validators import is_uuid
 
 from personas.admin import persona_history_html
 
@@ -78,6 +79,7 @@ class ConsentInline(admin.StackedInline):
     readonly_fields = (
         "given_by", "speaker_name", "statement_version", "statement_text", "method", "statement_file", "phrase",
         "check_status", "transcript", "phrase_wer", "speaker_similarity", "check_detail", "checked_at",
+        "accepted_at", "accepted_by", "accept_note",
         "revoked_at", "revoked_by", "revoke_reason", "ip_address", "user_agent", "created_at",
     )
     fields = readonly_fields
@@ -96,11 +98,13 @@ class VoiceAdmin(admin.ModelAdmin):
     raw_id_fields = ("owner",)
     # The version and the status change only through services: promote/rollback (retraining), disable
     # and share (actions below), so an edit here can never point a voice at a version by hand.
-    readonly_fields = ("id", "status", "current_version", "is_shared", "created_at", "updated_at", "clip_counts",
+    readonly_fields = ("id", "status", "hold_reason", "current_version", "is_shared", "created_at", "updated_at",
+                       "clip_counts",
                        "original_samples", "retrain_selection", "audit_log", "persona_history")
     fieldsets = (
         (None, {
-            "fields": ("id", "owner", "name", "persona", "language", "status", "failure_reason", "current_version",
+            "fields": ("id", "owner", "name", "persona", "language", "status", "failure_reason", "hold_reason",
+                       "current_version",
                        "is_shared", "created_at", "updated_at", "audit_log"),
             "description": "Status, current version and sharing change only through actions: promote or roll "
                            "back a retrain run (Retrain runs), and the Share, Stop sharing and Disable actions "
@@ -328,18 +332,50 @@ class VoiceVersionAdmin(admin.ModelAdmin):
 
 @admin.register(ConsentRecord)
 class ConsentRecordAdmin(admin.ModelAdmin):
-    """Evidence: never edited or deleted here; it outlives the voice (docs/consent.md)."""
+    """Evidence: never edited or deleted here; it outlives the voice (docs/consent.md). Staff listen to a
+    recording whose check failed and may accept it (audited); that releases a voice held for it."""
 
     list_display = ("voice_name", "speaker_name", "given_by", "method", "check_status", "phrase_wer",
-                    "speaker_similarity", "revoked_at", "created_at")
-    list_filter = ("method", "check_status", ("revoked_at", admin.EmptyFieldListFilter), "created_at")
+                    "speaker_similarity", "accepted_at", "revoked_at", "created_at", "recording")
+    list_filter = ("method", "check_status", ("accepted_at", admin.EmptyFieldListFilter),
+                   ("revoked_at", admin.EmptyFieldListFilter), "created_at")
     search_fields = ("voice_name", "speaker_name", "=voice_ref", "given_by__username")
     list_select_related = ("voice", "given_by")
-    raw_id_fields = ("voice", "given_by", "revoked_by")
-    actions = ["check_again"]
+    raw_id_fields = ("voice", "given_by", "revoked_by", "accepted_by")
+    actions = ["check_again", "accept_consent"]
 
     def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
+        return ["recording", *(f.name for f in self.model._meta.fields)]
+
+    @admin.display(description="Listen")
+    def recording(self, obj):
+        if not obj.statement_file:
+            return "-"
+        return format_html('<audio controls preload="none" src="{}"></audio>',
+                           reverse("admin:clones_consentrecord_recording", args=[obj.pk]))
+
+    def get_urls(self):
+        return [
+            path("<int:record_id>/recording/", self.admin_site.admin_view(staff_views.consent_recording_audio),
+                 name="clones_consentrecord_recording"),
+            *super().get_urls(),
+        ]
+
+    @admin.action(description="Accept the consent recording (I listened: it is the speaker reading the phrase)")
+    def accept_consent(self, request, queryset):
+        done, refused = 0, []
+        for record in queryset.select_related("voice"):
+            try:
+                services.consent_accept(record=record, by=request.user,
+                                        note="Accepted in the admin after listening to the recording.")
+                done += 1
+            except ApplicationError as exc:
+                refused.append(f"{record}: {exc.message}")
+        if done:
+            self.message_user(request, f"{done} consent recording(s) accepted; voices held for them are released.",
+                              messages.SUCCESS)
+        for line in refused[:10]:
+            self.message_user(request, line, messages.WARNING)
 
     def has_add_permission(self, request):
         return False
@@ -369,7 +405,7 @@ class VoiceFilter(admin.SimpleListFilter):
             : self.max_choices]]
         value = self.value()
         if value and value not in {pk for pk, _ in choices}:
-            name = Voice.objects.filter(pk=value).values_list("name", flat=True).first() if _is_uuid(value) else None
+            name = Voice.objects.filter(pk=value).values_list("name", flat=True).first() if is_uuid(value) else None
             choices.append((value, name or value))
         return choices
 
@@ -377,7 +413,7 @@ class VoiceFilter(admin.SimpleListFilter):
         value = self.value()
         if not value:
             return queryset
-        if not _is_uuid(value):
+        if not is_uuid(value):
             return queryset.none()
         return queryset.filter(voice_id=value)
 
@@ -420,16 +456,6 @@ class AnalysedFilter(admin.SimpleListFilter):
         if value in ("yes", "no"):
             return queryset.filter(analysed_at__isnull=value == "no")
         return queryset
-
-
-def _is_uuid(value) -> bool:
-    import uuid
-
-    try:
-        uuid.UUID(str(value))
-    except ValueError:
-        return False
-    return True
 
 
 class EstimatedCountPaginator(Paginator):
@@ -720,7 +746,7 @@ class ClipSampleAdmin(admin.ModelAdmin):
         voice = None
         voice_id = request.GET.get("voice") or ""
         if voice_id:
-            if not _is_uuid(voice_id):
+            if not is_uuid(voice_id):
                 return HttpResponseRedirect(reverse("admin:clones_clipsample_queue"))
             voice = get_object_or_404(Voice, pk=voice_id)
         clips = selectors.clip_review_queue(voice=voice, limit=50)

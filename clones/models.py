@@ -23,6 +23,9 @@ class Voice(models.Model):
         DISABLED = "disabled", "Disabled"
         # The speaker withdrew consent: provider voices deleted, audio locked or purged, read-only forever.
         REVOKED = "revoked", "Consent revoked"
+        # Every consent recording of the voice failed its check: not cloned (or silent) until staff accept
+        # one after listening, or a new recording passes (clones.services.consent, docs/consent.md).
+        HELD = "held", "Held for consent review"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="voices")
@@ -34,6 +37,8 @@ class Voice(models.Model):
     )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.CREATING, db_index=True)
     failure_reason = models.TextField(blank=True)
+    # Why the voice is `held`: the failed checks of its consent recordings, for the owner and staff.
+    hold_reason = models.TextField(blank=True)
     # Lease on the provider creation while `creating` (voiceclone.leases): a worker claims the voice
     # with a conditional update and its heartbeat keeps the claim fresh; a stale claim is taken over.
     claimed_at = models.DateTimeField(null=True, blank=True)
@@ -145,6 +150,12 @@ class ConsentRecord(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     revoke_reason = models.CharField(max_length=500, blank=True)
+    # Staff listened to a recording whose check failed (or could not run) and accepted it as consent.
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    accept_note = models.CharField(max_length=500, blank=True)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=400, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

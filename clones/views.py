@@ -52,12 +52,7 @@ def voice_create(request):
                 name=data["name"],
                 persona=data["persona"],
                 language=data["language"],
-                samples=[services.SampleUpload.from_uploaded_file(f) for f in data["samples"]],
-                consent=data["consent"],
-                speaker_name=data["speaker_name"],
-                ip_address=request.META.get("REMOTE_ADDR") or None,
-                user_agent=request.headers.get("User-Agent", ""),
-                **_consent_recording_kwargs(data),
+                **_consented_upload_kwargs(request, data),
             )
         except ConsentMissing as exc:
             form.add_error("consent", exc.message)
@@ -80,10 +75,16 @@ def voice_create(request):
     )
 
 
-def _consent_recording_kwargs(data: dict) -> dict:
-    """Pages always need the recorded consent phrase (clones.services.consent)."""
+def _consented_upload_kwargs(request, data: dict) -> dict:
+    """The recordings, the consent and who gave it, as creating a voice and adding originals take them. Pages
+    always need the recorded consent phrase (`via="page"`, clones.services.consent)."""
     recording = data.get("consent_recording")
     return {
+        "samples": [services.SampleUpload.from_uploaded_file(f) for f in data["samples"]],
+        "consent": data["consent"],
+        "speaker_name": data["speaker_name"],
+        "ip_address": request.META.get("REMOTE_ADDR") or None,
+        "user_agent": request.headers.get("User-Agent", ""),
         "consent_recording": services.SampleUpload.from_uploaded_file(recording) if recording else None,
         "consent_token": data.get("consent_token") or "",
         "via": "page",
@@ -198,12 +199,7 @@ def voice_originals_add(request, voice_id):
             added = services.voice_originals_add(
                 voice=voice,
                 by=request.user,
-                samples=[services.SampleUpload.from_uploaded_file(f) for f in data["samples"]],
-                consent=data["consent"],
-                speaker_name=data["speaker_name"],
-                ip_address=request.META.get("REMOTE_ADDR") or None,
-                user_agent=request.headers.get("User-Agent", ""),
-                **_consent_recording_kwargs(data),
+                **_consented_upload_kwargs(request, data),
             )
         except ConsentMissing as exc:
             form.add_error("consent", exc.message)

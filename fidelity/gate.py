@@ -358,34 +358,16 @@ def _render_side(report: GateReport, *, side: str, version: VoiceVersion) -> Non
 
 
 def _render_probe(probe: GateProbe, *, version: VoiceVersion) -> None:
-    from clones.services import generated_audio_register
+    from clones.services.clips import preview_clip_store
 
     result = provider.tts(voice_id=version.provider_voice_id, text=probe.text)
     try:
         info, _ = probe_and_decode(result.audio, filename="probe.mp3")
     except AudioProbeError:
         info = None
-    digest = storage.sha256_hex(result.audio)
-    facts = {
-        "version": version, "text": probe.text, "content_type": result.content_type or "audio/mpeg",
-        "sha256": digest, "size_bytes": len(result.audio), "lineage_depth": version.generated_lineage_depth,
-        "provider_request_id": (result.request_id or "")[:64], "character_cost": result.character_cost,
-        "duration_s": info.duration_s if info else None, "sample_rate": info.sample_rate if info else None,
-    }
-    with transaction.atomic():
-        clip = probe.clip
-        if clip is None:
-            clip = ClipSample.objects.create(voice_id=version.voice_id, source=ClipSample.Source.PREVIEW, **facts)
-            GateProbe.objects.filter(pk=probe.pk).update(clip=clip)
-        else:
-            for name, value in facts.items():
-                setattr(clip, name, value)
-            clip.save(update_fields=list(facts))
-    path = storage.save_bytes(storage.preview_clip_path(clip), result.audio)
-    with transaction.atomic():
-        ClipSample.objects.filter(pk=clip.pk).update(file=path)
-        # Synthetic audio: refused if someone uploads it again as an "original" sample.
-        generated_audio_register(sha256=digest, clip=clip, audio=result.audio)
+    preview_clip_store(voice_id=version.voice_id, version=version, text=probe.text, result=result, info=info,
+                       existing=lambda: probe.clip,
+                       attach=lambda clip: GateProbe.objects.filter(pk=probe.pk).update(clip=clip))
 
 
 def _measure_probe(probe: GateProbe, audio: bytes) -> None:

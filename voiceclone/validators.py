@@ -4,6 +4,7 @@ Services call them, so the API, the pages and management commands refuse the sam
 """
 
 import unicodedata
+import uuid
 
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
@@ -87,3 +88,12 @@ class PlainTextValidator(RegexValidator):
 
 plain_text_line = PlainTextValidator(multiline=False)
 plain_text_multiline = PlainTextValidator(multiline=True)
+
+
+def is_uuid(value) -> bool:
+    """Whether `value` reads as a UUID (a query parameter, a URL part) before it is used in a lookup."""
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True

@@ -15,10 +15,10 @@ from rest_framework.response import Response
 from clones import selectors, services
 from clones.models import ClipSample, Voice
 from voiceclone.audio_response import audio_response
-from voiceclone.validators import plain_text_line
 from voiceclone.openapi import AUDIO_HEADERS, audio_responses
 
-from .views import client_ip
+from .serializers import ConsentedRecordingsInputSerializer
+from .views import consented_upload_kwargs
 
 VOICE_ID = OpenApiParameter("voice_id", str, location="path", description="The voice (UUID).")
 
@@ -45,30 +45,13 @@ class OriginalOutputSerializer(serializers.ModelSerializer):
         )
 
 
-class OriginalsAddInputSerializer(serializers.Serializer):
-    consent = serializers.BooleanField(
-        help_text="Must be true: the speaker consents to the consent statement (GET /api/v1/voices/consent-statement/)."
-    )
-    speaker_name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="",
-                                         validators=[plain_text_line])
-    samples = serializers.ListField(
-        child=serializers.FileField(allow_empty_file=True), min_length=1,
-        help_text="1–25 recordings of the speaker (WAV, MP3, OGG, WebM or M4A), repeated field.",
-    )
-    consent_recording = serializers.FileField(required=False, allow_empty_file=True, help_text=(
-        "The speaker reading the consent phrase (GET /api/v1/voices/consent-phrase/), with `consent_token`. "
-        "Optional unless the installation sets CONSENT_RECORDING_REQUIRED=true."))
-    consent_token = serializers.CharField(required=False, allow_blank=True, default="", max_length=1000,
-                                          help_text="The `token` that came with the consent phrase the recording reads.")
+class OriginalsAddInputSerializer(ConsentedRecordingsInputSerializer):
+    """The consent, its optional recording and 1–VOICE_MAX_SAMPLES recordings (the service counts them)."""
 
 
 class OriginalsAddedOutputSerializer(serializers.Serializer):
     voice = serializers.UUIDField()
     originals = OriginalOutputSerializer(many=True)
-
-
-def _upload_or_none(uploaded):
-    return services.SampleUpload.from_uploaded_file(uploaded) if uploaded else None
 
 
 class VoiceOriginalViewSet(viewsets.GenericViewSet):
@@ -114,13 +97,7 @@ class VoiceOriginalViewSet(viewsets.GenericViewSet):
         originals = services.voice_originals_add(
             voice=voice,
             by=request.user,
-            samples=[services.SampleUpload.from_uploaded_file(f) for f in data["samples"]],
-            consent=data["consent"],
-            speaker_name=data.get("speaker_name", ""),
-            ip_address=client_ip(request),
-            user_agent=request.headers.get("User-Agent", ""),
-            consent_recording=_upload_or_none(data.get("consent_recording")),
-            consent_token=data.get("consent_token", ""),
+            **consented_upload_kwargs(request, data),
         )
         rows = self.get_queryset().filter(pk__in=[o.pk for o in originals])
         body = {"voice": voice.pk, "originals": OriginalOutputSerializer(rows, many=True,

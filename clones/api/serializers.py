@@ -35,8 +35,8 @@ class VoiceOutputSerializer(serializers.ModelSerializer):
     class Meta:
         model = Voice
         fields = [
-            "id", "name", "persona", "language", "status", "failure_reason", "current_version", "owner",
-            "is_shared", "is_owner", "created_at", "updated_at",
+            "id", "name", "persona", "language", "status", "failure_reason", "hold_reason", "current_version",
+            "owner", "is_shared", "is_owner", "created_at", "updated_at",
         ]
 
     def _user(self):
@@ -54,10 +54,10 @@ class VoiceOutputSerializer(serializers.ModelSerializer):
         return None
 
 
-class VoiceCreateInputSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=100, validators=[plain_text_line])
-    persona = serializers.CharField(max_length=4000, validators=[plain_text_multiline])
-    language = serializers.CharField(max_length=16, required=False, allow_blank=True, default="en")
+class ConsentedRecordingsInputSerializer(serializers.Serializer):
+    """What every upload of a speaker's recordings carries: their consent and, optionally, its recording.
+    Creating a voice (below) and adding originals (`clones.api.originals`) take these fields."""
+
     consent = serializers.BooleanField(
         help_text="Must be true: the speaker consents to the consent statement (GET /api/v1/voices/consent-statement/)."
     )
@@ -73,6 +73,12 @@ class VoiceCreateInputSerializer(serializers.Serializer):
         "Optional unless the installation sets CONSENT_RECORDING_REQUIRED=true."))
     consent_token = serializers.CharField(required=False, allow_blank=True, default="", max_length=1000,
                                           help_text="The `token` that came with the consent phrase the recording reads.")
+
+
+class VoiceCreateInputSerializer(ConsentedRecordingsInputSerializer):
+    name = serializers.CharField(max_length=100, validators=[plain_text_line])
+    persona = serializers.CharField(max_length=4000, validators=[plain_text_multiline])
+    language = serializers.CharField(max_length=16, required=False, allow_blank=True, default="en")
 
     def validate_samples(self, value):
         if len(value) > settings.VOICE_MAX_SAMPLES:
@@ -128,9 +134,14 @@ class ConsentRecordOutputSerializer(serializers.ModelSerializer):
 
         model = ConsentRecord
         fields = ["id", "speaker_name", "method", "statement_version", "phrase", "check_status", "transcript",
-                  "phrase_wer", "speaker_similarity", "check_detail", "checked_at", "revoked_at", "revoke_reason",
-                  "created_at"]
+                  "phrase_wer", "speaker_similarity", "check_detail", "checked_at", "accepted_at", "accept_note",
+                  "revoked_at", "revoke_reason", "created_at"]
         read_only_fields = fields
+
+
+class ConsentAcceptInputSerializer(serializers.Serializer):
+    note = serializers.CharField(max_length=500, validators=[plain_text_line],
+                                 help_text="What the reviewer heard (kept with the acceptance and audited).")
 
 
 class VoiceHardDeleteOutputSerializer(serializers.Serializer):

@@ -1,5 +1,3 @@
-import uuid
-
 from django.conf import settings
 from django.http import Http404
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
@@ -14,8 +12,10 @@ from clones.models import Voice
 from retraining.api.serializers import VoiceRollbackInputSerializer
 from voiceclone.openapi import PROVIDER_ERRORS
 from voiceclone.parsers import JSONParser
+from voiceclone.validators import is_uuid
 
 from .serializers import (
+    ConsentAcceptInputSerializer,
     ConsentLinkInputSerializer,
     ConsentLinkOutputSerializer,
     ConsentPhraseOutputSerializer,
@@ -32,16 +32,23 @@ from .serializers import (
 )
 
 
-def _is_uuid(value) -> bool:
-    try:
-        uuid.UUID(str(value))
-    except ValueError:
-        return False
-    return True
-
-
 def client_ip(request) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
+
+
+def consented_upload_kwargs(request, data: dict) -> dict:
+    """The recordings, the consent, its optional recording and who gave it (`ConsentedRecordingsInputSerializer`'s
+    validated data), as creating a voice and adding originals take them."""
+    recording = data.get("consent_recording")
+    return {
+        "samples": [services.SampleUpload.from_uploaded_file(f) for f in data["samples"]],
+        "consent": data["consent"],
+        "speaker_name": data.get("speaker_name", ""),
+        "ip_address": client_ip(request),
+        "user_agent": request.headers.get("User-Agent", ""),
+        "consent_recording": services.SampleUpload.from_uploaded_file(recording) if recording else None,
+        "consent_token": data.get("consent_token", ""),
+    }
 
 
 @extend_schema_view(
@@ -80,7 +87,7 @@ class VoiceViewSet(
         except Http404:
             # A shared voice the caller can see but not manage: say so rather than pretend it is gone.
             lookup = self.kwargs.get(self.lookup_url_kwarg or self.lookup_field)
-            if self.action not in self.READ_ACTIONS and _is_uuid(lookup) and selectors.voice_list_visible_for_user(
+            if self.action not in self.READ_ACTIONS and is_uuid(lookup) and selectors.voice_list_visible_for_user(
                 user=self.request.user
             ).filter(pk=lookup).exists():
                 raise PermissionDenied("This voice is shared with you for chatting only; its owner and staff manage it.")
@@ -102,14 +109,7 @@ class VoiceViewSet(
             name=data["name"],
             persona=data["persona"],
             language=data.get("language") or "en",
-            samples=[services.SampleUpload.from_uploaded_file(f) for f in data["samples"]],
-            consent=data["consent"],
-            speaker_name=data.get("speaker_name", ""),
-            ip_address=client_ip(request),
-            user_agent=request.headers.get("User-Agent", ""),
-            consent_recording=(services.SampleUpload.from_uploaded_file(data["consent_recording"])
-                               if data.get("consent_recording") else None),
-            consent_token=data.get("consent_token", ""),
+            **consented_upload_kwargs(request, data),
         )
         return Response({"id": voice.pk, "status": voice.status}, status=status.HTTP_202_ACCEPTED)
 
@@ -193,6 +193,28 @@ class VoiceViewSet(
     def consents(self, request, pk=None):
         voice = self.get_object()
         return Response(ConsentRecordOutputSerializer(voice.consents.order_by("created_at", "id"), many=True).data)
+
+    @extend_schema(
+        summary="Accept a consent recording whose check failed, after listening to it (staff)",
+        description="The record keeps its check and scores and gains `accepted_at` and the reviewer's `note`; an "
+                    "audit entry `consent.accepted` is written, and a voice `held` for consent review is released "
+                    "(cloned now, or speaking again). 403 for non-staff, 409 `consent_not_reviewable` for a record "
+                    "whose check passed, is still running, or that is revoked.",
+        request=ConsentAcceptInputSerializer,
+        responses={200: ConsentRecordOutputSerializer, 403: OpenApiResponse(description="Staff only")},
+    )
+    @action(detail=True, methods=["post"], url_path=r"consents/(?P<consent_id>[0-9]+)/accept")
+    def consent_accept(self, request, pk=None, consent_id=None):
+        voice = self.get_object()
+        if not request.user.is_staff:
+            raise PermissionDenied("Accepting a consent recording is for staff.")
+        record = voice.consents.filter(pk=consent_id).first()
+        if record is None:
+            raise Http404("No such consent record.")
+        serializer = ConsentAcceptInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        record = services.consent_accept(record=record, by=request.user, note=serializer.validated_data["note"])
+        return Response(ConsentRecordOutputSerializer(record).data)
 
     @extend_schema(
         summary="Revoke the speaker's consent (owner or staff); irreversible",

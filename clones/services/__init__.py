@@ -6,6 +6,7 @@ from .voices import (  # noqa: F401
     generated_audio_register,
     voice_create,
     voice_disable,
+    voice_originals_for_provider,
     voice_provider_create,
     voice_retry,
     voice_share,
@@ -31,6 +32,7 @@ from .selection import (  # noqa: F401,E402
 from .training_copy import TrainingCopy, clip_training_copy, selection_training_copies  # noqa: F401,E402
 from .consent import (  # noqa: F401,E402
     ConsentPhrase,
+    consent_accept,
     consent_link_issue,
     consent_link_read,
     consent_phrase_issue,
@@ -38,6 +40,7 @@ from .consent import (  # noqa: F401,E402
     consent_recording_check,
     consent_remote_give,
     consent_revoke,
+    consent_standing,
     voice_audio_is_locked,
     voice_audio_refuse_if_locked,
     voice_audio_purge,

@@ -233,3 +233,39 @@ def _speaking_rate(text: str, speech_s: float) -> float | None:
 def _finite(value):
     """The −inf loudness or peak of digital silence is stored as NULL."""
     return value if value is not None and math.isfinite(value) else None
+
+
+def preview_clip_store(*, voice_id, version, text: str, result, info, existing, attach) -> ClipSample:
+    """Store a render of `text` by `version` (a provider TTS `result`; `info` its AudioInfo or None when it does
+    not decode) as a PREVIEW clip: retrain A/B previews and the fidelity gate's probes.
+
+    The row first — `existing()` (read inside the transaction) is an earlier attempt's row, updated; otherwise a
+    new row is created and handed to `attach(clip)` in the same transaction — then the file at its canonical path,
+    then the row's `file`, and the audio registered as generated (it is refused if ever uploaded as an original).
+    A retry after a crash at any point finds the row and writes the file again.
+    """
+    from .voices import generated_audio_register
+
+    digest = storage.sha256_hex(result.audio)
+    facts = {
+        "version": version, "text": text, "content_type": result.content_type or "audio/mpeg", "sha256": digest,
+        "size_bytes": len(result.audio), "lineage_depth": version.generated_lineage_depth,
+        "provider_request_id": (result.request_id or "")[:64], "character_cost": result.character_cost,
+        "duration_s": info.duration_s if info else None, "sample_rate": info.sample_rate if info else None,
+    }
+    with transaction.atomic():
+        clip = existing()
+        if clip is None:
+            clip = ClipSample.objects.create(voice_id=voice_id, source=ClipSample.Source.PREVIEW, **facts)
+            attach(clip)
+        else:
+            for name, value in facts.items():
+                setattr(clip, name, value)
+            clip.save(update_fields=list(facts))
+    path = storage.save_bytes(storage.preview_clip_path(clip), result.audio)
+    with transaction.atomic():
+        ClipSample.objects.filter(pk=clip.pk).update(file=path)
+        # Synthetic audio: refused if someone uploads it again as an "original" sample.
+        generated_audio_register(sha256=digest, clip=clip, audio=result.audio)
+    clip.file = path
+    return clip

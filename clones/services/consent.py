@@ -253,6 +253,8 @@ def _check_save(record: ConsentRecord, *, status: str, detail: str, transcript: 
             audit_record(action="consent.checked", obj=record,
                          changes={"check_status": [ConsentRecord.Check.PENDING, status]},
                          data={"phrase_wer": wer, "speaker_similarity": similarity, "detail": detail[:500]})
+            if record.voice_id:
+                voice_consent_gate(voice_id=record.voice_id)
     return record
 
 
@@ -265,6 +267,108 @@ def consent_recheck(*, record: ConsentRecord) -> ConsentRecord:
         enqueue_on_commit("clones.tasks.consent_recording_check", record.pk)
     record.refresh_from_db()
     return record
+
+
+# --- the consent gate: a voice whose only consent recordings failed their check is held ---------------------
+
+STANDS, PENDING, FAILED = "stands", "pending", "failed"
+
+
+def consent_standing(voice: Voice) -> tuple[str, str]:
+    """Whether `voice`'s consent stands: (STANDS | PENDING | FAILED, reason). A read.
+
+    A consent record stands unless its recording is waiting for its check (`pending`) or failed it without a staff
+    acceptance. So a record without a recording stands (an API client's statement with
+    CONSENT_RECORDING_REQUIRED=false, staff tools), and so does one whose check could not run (`error`: staff see
+    it and can check again). Revoked records do not count. The voice's consent stands when one record stands (or
+    it has none, as voices made before consent records); otherwise it is PENDING while a check runs, else FAILED,
+    with the failed checks' reasons.
+    """
+    records = list(voice.consents.filter(revoked_at__isnull=True).order_by("created_at", "id"))
+    if not records:
+        return STANDS, ""
+    failed = []
+    pending = False
+    for record in records:
+        if record.accepted_at is not None or record.check_status not in (ConsentRecord.Check.PENDING,
+                                                                         ConsentRecord.Check.FAILED):
+            return STANDS, ""
+        if record.check_status == ConsentRecord.Check.PENDING:
+            pending = True
+        else:
+            failed.append(record)
+    if pending:
+        return PENDING, "The speaker's consent recording is being checked."
+    details = "; ".join(dict.fromkeys(r.check_detail or "the check failed" for r in failed))
+    return FAILED, (f"The recording of the consent phrase failed its check ({details}). Staff review it: they "
+                    "listen and accept it, or a new recording of the phrase that passes releases the voice.")[:2000]
+
+
+def voice_consent_gate(*, voice_id) -> Voice:
+    """Apply the standing of a voice's consent (after a check ends, a staff acceptance, before the clone):
+
+    - FAILED: a `creating` or `ready` voice becomes `held` with the reason (not cloned; a cloned one stops
+      speaking, its conversations answer 409), audited `voice.consent_held`;
+    - STANDS: a `held` voice is released (`ready` when it has a version, else `creating` and the clone is
+      enqueued), audited `voice.consent_released`; a `creating` voice that waited for the check is cloned now;
+    - PENDING: nothing (the check's end comes back here).
+    Idempotent; any other status (failed, disabled, revoked) is left alone.
+    """
+    with transaction.atomic():
+        voice = Voice.objects.select_for_update().get(pk=voice_id)
+        standing, reason = consent_standing(voice)
+        if standing == FAILED and voice.status in (Voice.Status.CREATING, Voice.Status.READY):
+            before = voice.status
+            voice.status, voice.hold_reason, voice.claimed_at = Voice.Status.HELD, reason, None
+            voice.save(update_fields=["status", "hold_reason", "claimed_at", "updated_at"])
+            audit_record(action="voice.consent_held", obj=voice, changes={"status": [before, voice.status]},
+                         data={"reason": reason})
+        elif standing == STANDS and voice.status == Voice.Status.HELD:
+            voice.status = Voice.Status.READY if voice.current_version_id else Voice.Status.CREATING
+            voice.hold_reason = ""
+            voice.save(update_fields=["status", "hold_reason", "updated_at"])
+            audit_record(action="voice.consent_released", obj=voice,
+                         changes={"status": [Voice.Status.HELD, voice.status]})
+            if voice.status == Voice.Status.CREATING:
+                enqueue_on_commit("clones.tasks.voice_provider_create", voice.pk)
+        elif standing == STANDS and voice.status == Voice.Status.CREATING and voice.current_version_id is None:
+            enqueue_on_commit("clones.tasks.voice_provider_create", voice.pk)
+    return voice
+
+
+def consent_accept(*, record: ConsentRecord, by, note: str) -> ConsentRecord:
+    """Staff listened to a consent recording whose check failed (or could not run) and accept it as the speaker's
+    consent: kept on the record (`accepted_at`, `accepted_by`, `accept_note`; the check's scores stay), audited
+    `consent.accepted`, and a voice held for it is released. Idempotent for an accepted record.
+
+    Raises PermissionDenied (not staff), InvalidState (`consent_not_reviewable`) for a revoked record, one without
+    a recording or one whose check passed or is still running, ValidationError without a note.
+    """
+    from django.core.exceptions import PermissionDenied
+
+    if not (by and by.is_active and by.is_staff):
+        raise PermissionDenied("Only staff accept a consent recording.")
+    note = (note or "").strip()
+    if not note:
+        raise ValidationError({"note": ["Say what you heard: the note is kept with the acceptance."]})
+    with transaction.atomic():
+        locked = ConsentRecord.objects.select_for_update().get(pk=record.pk)
+        if locked.accepted_at is not None:
+            return locked
+        if (locked.revoked_at is not None or not locked.statement_file
+                or locked.check_status not in (ConsentRecord.Check.FAILED, ConsentRecord.Check.ERROR)):
+            raise InvalidState("Only a consent recording whose check failed or could not run can be accepted "
+                               f"(this one: {locked.get_check_status_display().lower()}"
+                               f"{', revoked' if locked.revoked_at else ''}).", code="consent_not_reviewable")
+        locked.accepted_at, locked.accepted_by, locked.accept_note = timezone.now(), by, note[:500]
+        locked.save(update_fields=["accepted_at", "accepted_by", "accept_note"])
+        audit_record(actor=by, action="consent.accepted", obj=locked, data={
+            "check_status": locked.check_status, "phrase_wer": locked.phrase_wer,
+            "speaker_similarity": locked.speaker_similarity, "check_detail": locked.check_detail[:500], "note": note,
+        })
+        if locked.voice_id:
+            voice_consent_gate(voice_id=locked.voice_id)
+    return locked
 
 
 # --- remote consent ---------------------------------------------------------------------------------------

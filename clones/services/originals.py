@@ -17,10 +17,9 @@ from django.utils import timezone
 
 from clones import storage
 from clones.models import ClipSample, ConsentRecord, GeneratedAudio, Voice
-from voiceclone.background import enqueue_on_commit
 from voiceclone.errors import ConsentMissing, InvalidState
 
-from .voices import CONSENT_STATEMENT, SampleUpload, _validate_sample
+from .voices import CONSENT_STATEMENT, SampleUpload, _validate_sample, originals_record, originals_store
 
 
 def voice_originals_add(
@@ -70,12 +69,8 @@ def voice_originals_add(
     prepared = _consent_recording_prepare(consent_recording, consent_token, voice_name=voice.name,
                                           speaker_name=speaker_name)
 
-    # Files go to storage before the transaction: no transaction stays open across storage I/O.
     first_index = ClipSample.objects.filter(voice=voice, source=ClipSample.Source.ORIGINAL).count() + 1
-    stored = []
-    for index, (upload, info, digest) in enumerate(checked, start=first_index):
-        path = storage.original_sample_path(voice_id=voice.pk, index=index, sha256=digest, extension=info.extension)
-        stored.append((upload, info, digest, storage.save_bytes(path, upload.data)))
+    stored = originals_store(voice_id=voice.pk, checked=checked, first_index=first_index)
 
     recording_path = consent_recording_store(voice_id=voice.pk, recording=prepared) if prepared else None
 
@@ -91,25 +86,7 @@ def voice_originals_add(
             **{"method": consent_method,
                **consent_record_fields(recording=prepared, path=recording_path, method=ConsentRecord.Method.RECORDING)},
         )
-        originals = ClipSample.objects.bulk_create(
-            ClipSample(
-                voice=voice,
-                source=ClipSample.Source.ORIGINAL,
-                file=path,
-                original_filename=upload.filename[:255],
-                content_type=info.content_type,
-                duration_s=info.duration_s,
-                sample_rate=info.sample_rate,
-                size_bytes=len(upload.data),
-                sha256=digest,
-                lineage_depth=0,
-                review_status=ClipSample.ReviewStatus.APPROVED,
-                consent=record,
-            )
-            for upload, info, digest, path in stored
-        )
-        for clip in originals:
-            enqueue_on_commit("clones.tasks.clip_analyse", clip.pk)
+        originals = originals_record(voice=voice, stored=stored, consent=record)
     return originals
 
 

@@ -7,7 +7,8 @@ ranking, or a cap on a running total, so the whole selection can be expressed in
 functions over the ranked candidates):
 
 1. **Originals.** Every consented original of the voice that is not retired, oldest first, within the
-   provider's file-count and byte limits. Originals are human speech: they are never ranked out.
+   provider's file-count and byte limits, at most VOICE_MAX_SAMPLES (`provider_originals_choose`: the same rule
+   picks the originals of a voice's first clone). Originals are human speech: they are never ranked out.
 2. **Generated pool** (per-clip filters): approved, stored, not used by a promoted run, created inside
    the window; analysed; at least `RETRAIN_CLIP_MIN_S` long; lineage depth at most
    `RETRAIN_MAX_LINEAGE_DEPTH`; no excluded quality flag; its training copy within the per-file byte
@@ -405,16 +406,72 @@ def originals_needed_s(*, for_generated_s: float, limits: SelectionLimits) -> fl
     return for_generated_s * (1 - share) / share
 
 
-def _selected_originals_of(*, voices: list[Voice], limits: SelectionLimits) -> dict:
-    """Rule 1 for each voice (voice pk -> (chosen, excluded counts)), in one query."""
-    rows = (
-        ClipSample.objects.filter(voice__in=voices, source=ClipSample.Source.ORIGINAL)
+def provider_originals_max(max_files: int | None = None) -> int:
+    """How many originals one provider clone takes at most: VOICE_MAX_SAMPLES (what Instant Voice Cloning is
+    given per create), never more than the provider's file limit (`max_files`, default PROVIDER_IVC_MAX_FILES)."""
+    return min(settings.VOICE_MAX_SAMPLES, settings.PROVIDER_IVC_MAX_FILES if max_files is None else max_files)
+
+
+def provider_originals_choose(originals, *, size, max_files: int | None = None,
+                              max_file_bytes: int | None = None, max_total_bytes: int | None = None):
+    """THE rule for which originals go to the provider, shared by every path that clones from them (voice
+    creation and its retry, a kit import, a retrain or originals-only re-clone): the originals that are not
+    retired, **oldest first** (creation time, then id), taken while they fit the provider's limits: at most
+    `provider_originals_max(max_files)` files, each at most `max_file_bytes`, together at most `max_total_bytes`
+    (defaults: the PROVIDER_IVC_* settings), where `size(original)` is the bytes that would be uploaded.
+    The rest are kept (never deleted) and counted: ({"retired": n, "over_provider_limits": n}).
+
+    `originals`: stored originals (rows or dicts with `retired_at`) already in that order, e.g. from
+    `provider_originals_queryset`. Returns (chosen, excluded). Deterministic.
+    """
+    max_files = provider_originals_max(max_files)
+    max_file_bytes = settings.PROVIDER_IVC_MAX_FILE_BYTES if max_file_bytes is None else max_file_bytes
+    max_total_bytes = settings.PROVIDER_IVC_MAX_TOTAL_BYTES if max_total_bytes is None else max_total_bytes
+    chosen = []
+    excluded = {"retired": 0, "over_provider_limits": 0}
+    total_bytes = 0
+    for original in originals:
+        retired_at = original["retired_at"] if isinstance(original, dict) else original.retired_at
+        if retired_at is not None:
+            excluded["retired"] += 1
+            continue
+        nbytes = size(original)
+        if len(chosen) >= max_files or nbytes > max_file_bytes or total_bytes + nbytes > max_total_bytes:
+            excluded["over_provider_limits"] += 1
+            continue
+        total_bytes += nbytes
+        chosen.append(original)
+    return chosen, excluded
+
+
+def _provider_originals(**voice_filter):
+    """Stored originals that may go to the provider. Originals added in a batch whose consent recording failed
+    its check (or is still being checked) are left out until staff accept it or it passes (docs/consent.md):
+    they are kept, never sent to the provider meanwhile."""
+    from clones.models import ConsentRecord
+
+    return (
+        ClipSample.objects.filter(source=ClipSample.Source.ORIGINAL, **voice_filter)
         .exclude(sha256="")
         .exclude(file="")
-        .order_by("voice", "created_at", "id")
-        .values("id", "voice_id", "duration_s", "size_bytes", "quality_score", "lineage_depth", "text", "retired_at",
-                "pitch_median_hz", "pitch_range_st", "loudness_lufs", "speaking_rate_cps")
+        .exclude(consent__check_status__in=[ConsentRecord.Check.FAILED, ConsentRecord.Check.PENDING],
+                 consent__accepted_at__isnull=True)
     )
+
+
+def provider_originals_queryset(voice: Voice):
+    """A voice's stored originals in the order `provider_originals_choose` takes them: oldest first."""
+    return _provider_originals(voice=voice).order_by("created_at", "id")
+
+
+_ORIGINAL_COLUMNS = ("id", "duration_s", "size_bytes", "quality_score", "lineage_depth", "text", "retired_at",
+                     "pitch_median_hz", "pitch_range_st", "loudness_lufs", "speaking_rate_cps")
+
+
+def _selected_originals_of(*, voices: list[Voice], limits: SelectionLimits) -> dict:
+    """Rule 1 for each voice (voice pk -> (chosen, excluded counts)), in one query."""
+    rows = _provider_originals(voice__in=voices).order_by("voice", "created_at", "id").values(
+        "voice_id", *_ORIGINAL_COLUMNS)
     by_voice: dict = {voice.pk: [] for voice in voices}
     for row in rows:
         by_voice[row["voice_id"]].append(row)
@@ -422,22 +479,12 @@ def _selected_originals_of(*, voices: list[Voice], limits: SelectionLimits) -> d
 
 
 def _selected_originals(rows, *, limits: SelectionLimits) -> tuple[list[dict], dict[str, int]]:
-    """Rule 1: every stored original that is not retired, oldest first, within the provider's limits."""
-    chosen: list[dict] = []
-    excluded = {"retired": 0, "over_provider_limits": 0}
-    total_bytes = 0
-    for row in rows:
-        if row["retired_at"] is not None:
-            excluded["retired"] += 1
-            continue
-        original = _selected_original(row)
-        size = original["clip"].estimated_bytes
-        if (len(chosen) >= limits.max_files or size > limits.max_file_bytes
-                or total_bytes + size > limits.max_total_bytes):
-            excluded["over_provider_limits"] += 1
-            continue
-        total_bytes += size
-        chosen.append(original)
+    """Rule 1: `provider_originals_choose` over the voice's originals, sized as their training copies."""
+    originals = [{**_selected_original(row), "retired_at": row["retired_at"]} for row in rows]
+    chosen, excluded = provider_originals_choose(
+        originals, size=lambda o: o["clip"].estimated_bytes, max_files=limits.max_files,
+        max_file_bytes=limits.max_file_bytes, max_total_bytes=limits.max_total_bytes,
+    )
     return chosen, excluded
 
 

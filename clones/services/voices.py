@@ -132,8 +132,13 @@ def voice_create(
     consent_recording: SampleUpload | None = None,
     consent_token: str = "",
     via: str = "api",
+    every_sample: bool = False,
 ) -> Voice:
     """Create a Voice from consented recordings and enqueue the provider clone.
+
+    One creation takes at most VOICE_MAX_SAMPLES recordings (what an upload may send); `every_sample=True`
+    takes every one (a kit import: a voice may have gathered more originals over time). The provider clone is made from at most VOICE_MAX_SAMPLES of them either way (`voice_originals_for_provider`);
+    all are stored as originals.
 
     Consent: the speaker's recording of the generated phrase (`consent_recording` with the phrase's signed
     `consent_token`, `clones.services.consent`) is stored on the consent record and checked in the
@@ -158,7 +163,7 @@ def voice_create(
         errors["persona"] = ["A persona is required: describe who the clone is and how it speaks."]
     if not samples:
         errors["samples"] = ["Upload at least one recording of the speaker."]
-    elif len(samples) > settings.VOICE_MAX_SAMPLES:
+    elif not every_sample and len(samples) > settings.VOICE_MAX_SAMPLES:
         errors["samples"] = [f"Upload at most {settings.VOICE_MAX_SAMPLES} recordings."]
     for field, value, multiline in (("name", name, False), ("persona", persona or "", True),
                                     ("speaker_name", speaker_name or "", False)):
@@ -187,13 +192,7 @@ def voice_create(
     prepared = _consent_recording_prepare(consent_recording, consent_token, voice_name=name, speaker_name=speaker_name)
 
     voice = Voice(owner=owner, name=name, persona=persona.strip(), language=language)
-    # Files go to storage before the transaction: no transaction stays open across storage I/O.
-    stored = []
-    for index, (upload, info, digest) in enumerate(checked, start=1):
-        path = storage.original_sample_path(
-            voice_id=voice.id, index=index, sha256=digest, extension=info.extension
-        )
-        stored.append((upload, info, digest, storage.save_bytes(path, upload.data)))
+    stored = originals_store(voice_id=voice.id, checked=checked, first_index=1)
     from .consent import consent_record_create, consent_record_fields, consent_recording_store
 
     recording_path = consent_recording_store(voice_id=voice.id, recording=prepared) if prepared else None
@@ -212,27 +211,9 @@ def voice_create(
                 user_agent=user_agent[:400],
                 **consent_record_fields(recording=prepared, path=recording_path, method=ConsentRecord.Method.RECORDING),
             )
-            originals = ClipSample.objects.bulk_create(
-                ClipSample(
-                    voice=voice,
-                    source=ClipSample.Source.ORIGINAL,
-                    file=path,
-                    original_filename=upload.filename[:255],
-                    content_type=info.content_type,
-                    duration_s=info.duration_s,
-                    sample_rate=info.sample_rate,
-                    size_bytes=len(upload.data),
-                    sha256=digest,
-                    lineage_depth=0,
-                    # Consented originals are the clone's ground truth: always part of a retrain.
-                    review_status=ClipSample.ReviewStatus.APPROVED,
-                )
-                for upload, info, digest, path in stored
-            )
+            # The originals given at creation point at no consent record: the voice's first one covers them.
+            originals_record(voice=voice, stored=stored, consent=None)
             enqueue_on_commit("clones.tasks.voice_provider_create", voice.pk)
-            # Originals need metrics and pitch too: selection measures drift against the speaker's own.
-            for clip in originals:
-                enqueue_on_commit("clones.tasks.clip_analyse", clip.pk)
     except BaseException:
         # The files were stored before the rows (no transaction across storage I/O): remove them when
         # the rows are not written (a refused save, a database error), so nothing is left orphaned.
@@ -242,6 +223,44 @@ def voice_create(
             storage.default_storage.delete(recording_path)
         raise
     return voice
+
+
+def originals_store(*, voice_id, checked: list[tuple], first_index: int) -> list[tuple]:
+    """Write validated originals (`[(upload, AudioInfo, sha256)]`) to storage, numbered from `first_index`,
+    and return `[(upload, AudioInfo, sha256, stored path)]`. Called before the transaction that records
+    them: no transaction stays open across storage I/O. Used by creation and by adding originals."""
+    stored = []
+    for index, (upload, info, digest) in enumerate(checked, start=first_index):
+        path = storage.original_sample_path(voice_id=voice_id, index=index, sha256=digest, extension=info.extension)
+        stored.append((upload, info, digest, storage.save_bytes(path, upload.data)))
+    return stored
+
+
+def originals_record(*, voice: Voice, stored: list[tuple], consent: ConsentRecord | None) -> list[ClipSample]:
+    """The ClipSample rows of originals `originals_store` wrote (one query), each under `consent` (the batch's
+    record; None at creation), and their analysis enqueued on commit. Call inside the transaction."""
+    originals = ClipSample.objects.bulk_create(
+        ClipSample(
+            voice=voice,
+            source=ClipSample.Source.ORIGINAL,
+            file=path,
+            original_filename=upload.filename[:255],
+            content_type=info.content_type,
+            duration_s=info.duration_s,
+            sample_rate=info.sample_rate,
+            size_bytes=len(upload.data),
+            sha256=digest,
+            lineage_depth=0,
+            # Consented originals are the clone's ground truth: always part of a retrain.
+            review_status=ClipSample.ReviewStatus.APPROVED,
+            consent=consent,
+        )
+        for upload, info, digest, path in stored
+    )
+    # Originals need metrics and pitch too: selection measures drift against the speaker's own.
+    for clip in originals:
+        enqueue_on_commit("clones.tasks.clip_analyse", clip.pk)
+    return originals
 
 
 def _consent_recording_prepare(recording: SampleUpload | None, token: str, *, voice_name: str, speaker_name: str):
@@ -295,12 +314,26 @@ def _voice_mine(voice: Voice):
 def voice_provider_create(*, voice_id) -> Voice:
     """Create the provider voice (IVC) for a `creating` Voice → version 1 active, status ready.
 
+    Only once the speaker's consent stands (`consent.consent_standing`): while the consent recording is being
+    checked it returns at once (the check's end enqueues it again); when the check failed the voice is `held`.
+
     Idempotent: a ready voice is left alone, a voice another live worker is creating too (lease with
     heartbeat, voiceclone.leases); a provider voice an earlier crashed attempt made (found by its
     marker) is adopted instead of creating a second one. Provider failures leave the voice `failed`
     with a human reason (retry with `voice_retry`); a database failure gets another attempt (at most
     WORK_MAX_ATTEMPTS), any other unexpected error ends `failed` too, never `creating` for good.
     """
+    from .consent import FAILED, PENDING, consent_standing, voice_consent_gate
+
+    waiting = Voice.objects.get(pk=voice_id)
+    if waiting.status == Voice.Status.CREATING and waiting.current_version_id is None:
+        # Nothing is cloned before the speaker's consent stands (docs/consent.md): a recording still being
+        # checked makes the clone wait (the check's end enqueues it again), a failed one holds the voice.
+        standing, _reason = consent_standing(waiting)
+        if standing == PENDING:
+            return waiting
+        if standing == FAILED:
+            return voice_consent_gate(voice_id=voice_id)
     voice = _voice_claim(voice_id)
     if voice is None:
         return Voice.objects.get(pk=voice_id)
@@ -319,10 +352,25 @@ def voice_provider_create(*, voice_id) -> Voice:
                                   f"({type(exc).__name__}). Retry it.")
 
 
+def voice_originals_for_provider(voice: Voice) -> list[ClipSample]:
+    """The originals a voice's provider clone is made from (creation, its retry, a kit import): the rule of
+    `clones.services.selection.provider_originals_choose` — not retired, oldest first, at most
+    VOICE_MAX_SAMPLES and within the provider's byte limits (sized as stored: they are uploaded as they are).
+    A voice may hold more originals (added in batches, or imported from a kit); all are kept."""
+    from .selection import provider_originals_choose, provider_originals_queryset
+
+    chosen, _excluded = provider_originals_choose(list(provider_originals_queryset(voice)),
+                                                  size=lambda clip: clip.size_bytes or 0)
+    return chosen
+
+
 def _voice_provider_create(voice: Voice) -> Voice:
     voice_id = voice.pk
     marker = _provider_marker(voice)
-    originals = list(voice.clips.filter(source=ClipSample.Source.ORIGINAL).order_by("id"))
+    originals = voice_originals_for_provider(voice)
+    if not originals:
+        return _voice_fail(voice, "None of the voice's original recordings can be sent to the voice provider "
+                                  "(all retired, or each over the provider's size limits).")
     try:
         provider_voice_id = _find_adoptable_provider_voice(marker)
         if provider_voice_id is None:
@@ -373,7 +421,11 @@ def _voice_provider_create(voice: Voice) -> Voice:
         voice.failure_reason = ""
         voice.claimed_at = None
         voice.save(update_fields=["current_version", "status", "failure_reason", "claimed_at", "updated_at"])
-        event_emit(type="voice.ready", user=voice.owner, voice=voice, payload={"version": 1})
+        # Which originals the clone heard: at most VOICE_MAX_SAMPLES of the voice's (possibly more) originals.
+        event_emit(type="voice.ready", user=voice.owner, voice=voice, payload={
+            "version": 1, "originals_used": [c.pk for c in originals],
+            "originals_total": voice.clips.filter(source=ClipSample.Source.ORIGINAL).count(),
+        })
     return voice
 
 

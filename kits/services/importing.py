@@ -35,7 +35,7 @@ from voiceclone.errors import ConsentMissing
 
 from .. import manifest as kit
 from ..models import ImportedClip, VoiceKitImport
-from .validation import KitInvalid, kit_validate
+from .validation import kit_validate
 
 logger = logging.getLogger(__name__)
 
@@ -79,11 +79,6 @@ def voice_kit_import(
         raise ConsentMissing("Importing a voice clones it again: the speaker's consent is required.")
     validated = kit_validate(upload)
     manifest = validated.manifest
-    if len(manifest["originals"]) > settings.VOICE_MAX_SAMPLES:
-        raise KitInvalid(
-            f"The kit has {len(manifest['originals'])} original recordings; a voice is created from at most "
-            f"{settings.VOICE_MAX_SAMPLES} (VOICE_MAX_SAMPLES).", code="too_many_originals",
-        )
     samples = [
         SampleUpload(filename=entry.get("original_filename") or entry["path"].rsplit("/", 1)[-1],
                      data=validated.read(entry["path"]))
@@ -98,6 +93,9 @@ def voice_kit_import(
             owner=owner, name=(name or voice_data["name"])[:100], persona=voice_data["persona"],
             language=voice_data.get("language") or "en", samples=samples, consent=consent, via="system",
             speaker_name=speaker_name, ip_address=ip_address, user_agent=user_agent,
+            # Every original of the kit is kept; the provider clone takes at most VOICE_MAX_SAMPLES of them
+            # (clones.services.voice_originals_for_provider: not retired, oldest first = the kit's order).
+            every_sample=True,
         )
     except (ValidationError, ConsentMissing):
         default_storage.delete(kit_path)

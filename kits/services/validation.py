@@ -71,16 +71,21 @@ def audio_file_limit() -> int:
     return max(settings.UPLOAD_MAX_BYTES, settings.PROVIDER_IVC_MAX_FILE_BYTES)
 
 
-def _read_bounded(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
-    """The entry's bytes, never more than it declares (a lying header cannot inflate memory)."""
-    parts, total = [], 0
+def _bounded_chunks(archive: zipfile.ZipFile, info: zipfile.ZipInfo):
+    """The entry's bytes in chunks, never more than it declares: reading stops with `zip_bomb` one byte past the
+    declared size, so a lying header cannot inflate memory or time."""
+    total = 0
     with archive.open(info) as fh:
         while chunk := fh.read(min(READ_CHUNK, info.file_size - total + 1)):
             total += len(chunk)
             if total > info.file_size:
                 raise _fail("zip_bomb", f"{info.filename}: holds more data than its header declares.")
-            parts.append(chunk)
-    return b"".join(parts)
+            yield chunk
+
+
+def _read_bounded(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+    """The entry's bytes, never more than it declares (a lying header cannot inflate memory)."""
+    return b"".join(_bounded_chunks(archive, info))
 
 
 def _check_path(name: str) -> str | None:
@@ -220,14 +225,9 @@ def _check_checksums(archive, infos) -> dict[str, str]:
     errors = [f"{n} is not listed in SHA256SUMS." for n in sorted(files - set(checksums))]
     errors += [f"SHA256SUMS lists {n}, which is not in the kit." for n in sorted(set(checksums) - files)]
     for name in sorted(files & set(checksums)):
-        digest, info = hashlib.sha256(), infos[name]
-        total = 0
-        with archive.open(info) as fh:
-            while chunk := fh.read(min(READ_CHUNK, info.file_size - total + 1)):
-                total += len(chunk)
-                if total > info.file_size:
-                    raise _fail("zip_bomb", f"{name}: holds more data than its header declares.")
-                digest.update(chunk)
+        digest = hashlib.sha256()
+        for chunk in _bounded_chunks(archive, infos[name]):
+            digest.update(chunk)
         if digest.hexdigest() != checksums[name]:
             errors.append(f"{name}: sha256 does not match SHA256SUMS (the file is damaged or was changed).")
     if errors:

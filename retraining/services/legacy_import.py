@@ -44,6 +44,7 @@ from clones.services.adoption import provider_voice_adopt
 from retraining.models import ForeignProviderVoice
 from voiceclone.background import enqueue_on_commit
 from voiceclone.errors import ApplicationError
+from voiceclone.validators import is_uuid
 
 from .foreign import foreign_provider_voices, foreign_voice_adopt, foreign_voice_mark_deletable
 
@@ -219,7 +220,7 @@ def legacy_plan(
 
     def resolve(key: str) -> VoicePlan:
         version = VoiceVersion.objects.select_related("voice").filter(provider_voice_id=key).first()
-        voice = version.voice if version else Voice.objects.filter(pk=key).first() if _is_uuid(key) else None
+        voice = version.voice if version else Voice.objects.filter(pk=key).first() if is_uuid(key) else None
         source, text, speaker = _confirmation(root, key, confirmed)
         if voice is not None:
             adopted = version is not None and version.adopted_at is not None
@@ -299,16 +300,6 @@ def legacy_plan(
         else:
             report.left_alone.append((pid, voice.name))
     return report
-
-
-def _is_uuid(value: str) -> bool:
-    import uuid
-
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
 
 
 def legacy_apply(*, report: LegacyReport, owner, by=None) -> LegacyReport:

@@ -28,10 +28,10 @@ from django.db.models import F, Max
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from clones import storage
 from clones.audio import AudioProbeError, probe_audio
 from clones.models import ClipSample, Voice, VoiceVersion
-from clones.services import TrainingCopy, clip_training_copy, generated_audio_register
+from clones.services import TrainingCopy, clip_training_copy
+from clones.services.clips import preview_clip_store
 from retraining.models import ProviderVoiceDeletion, RetrainRun, RetrainRunClip
 from usage.context import usage_attributed
 from voiceclone import provider
@@ -741,29 +741,11 @@ def _render_preview(run: RetrainRun, *, version: VoiceVersion, field: str) -> Cl
         info = probe_audio(result.audio, filename="preview.mp3")
     except AudioProbeError:
         info = None
-    digest = storage.sha256_hex(result.audio)
-    with transaction.atomic():
-        clip = getattr(RetrainRun.objects.select_related(field).get(pk=run.pk), field)
-        facts = {
-            "version": version, "text": text, "content_type": result.content_type or "audio/mpeg", "sha256": digest,
-            "size_bytes": len(result.audio), "lineage_depth": version.generated_lineage_depth,
-            "provider_request_id": (result.request_id or "")[:64], "character_cost": result.character_cost,
-            "duration_s": info.duration_s if info else None, "sample_rate": info.sample_rate if info else None,
-        }
-        if clip is None:
-            clip = ClipSample.objects.create(voice_id=run.voice_id, source=ClipSample.Source.PREVIEW, **facts)
-            RetrainRun.objects.filter(pk=run.pk).update(**{field: clip})
-        else:
-            for name, value in facts.items():
-                setattr(clip, name, value)
-            clip.save(update_fields=list(facts))
-    path = storage.save_bytes(storage.preview_clip_path(clip), result.audio)
-    with transaction.atomic():
-        ClipSample.objects.filter(pk=clip.pk).update(file=path)
-        # Synthetic audio: refused if someone uploads it again as an "original" sample.
-        generated_audio_register(sha256=digest, clip=clip, audio=result.audio)
-    clip.file = path
-    return clip
+    return preview_clip_store(
+        voice_id=run.voice_id, version=version, text=text, result=result, info=info,
+        existing=lambda: getattr(RetrainRun.objects.select_related(field).get(pk=run.pk), field),
+        attach=lambda clip: RetrainRun.objects.filter(pk=run.pk).update(**{field: clip}),
+    )
 
 
 # --- edit in place --------------------------------------------------------------------------------------

@@ -7,21 +7,20 @@ fact the test arranges, not a timing.
 """
 
 import hashlib
-import threading
+import os
 import time
 
 import httpx
 import pytest
 
-from tests.audio import wav_bytes
 from tests.live import LiveStack, free_port
-from voiceclone import provider
-from voiceclone.emulator import audio as emulator_audio
+from tests.streaming import held_speech, live_conversation  # noqa: F401 - held_speech is a fixture
 
 pytestmark = pytest.mark.cluster
 
 ASK = "Tell me a story about your bread, please."  # answered in several sentences: several parts
-REDIS_URL = "redis://127.0.0.1:6379/4"
+# This suite empties its Redis database: TEST_LIVE_REDIS_URL names another one when 4 is someone else's.
+REDIS_URL = os.environ.get("TEST_LIVE_REDIS_URL", "redis://127.0.0.1:6379/4")
 BUCKET = "voiceclone-live"
 
 
@@ -65,29 +64,9 @@ def live(request, tmp_path_factory, emulator):
         moto.stop()
 
 
-@pytest.fixture
-def held_speech(monkeypatch):
-    """The emulator renders the first part of a reply, then waits for `.set()` before the rest."""
-    release = threading.Event()
-    render = emulator_audio.render
-    calls = []
-
-    def held_render(text, *args, **kwargs):
-        calls.append(text)
-        if len(calls) == 2:
-            release.wait(timeout=30)
-        return render(text, *args, **kwargs)
-
-    monkeypatch.setattr(emulator_audio, "render", held_render)
-    yield release
-    release.set()
-
-
 class Listener:
     def __init__(self, live, name):
-        voice_id = provider.create_voice(name=name, files=[
-            provider.AudioFile(filename="s.wav", content=wav_bytes(3, seed=7), content_type="audio/wav")])
-        made = live.scenario("conversation", name, voice_id)
+        made = live_conversation(live, name, seed=7)
         self.base, self.conversation, self.voice = live.urls[0], made["conversation"], made["voice"]
         self.http = httpx.Client(base_url=self.base, headers={"Authorization": f"Token {made['token']}"},
                                  timeout=60)

@@ -7,15 +7,12 @@ rather than by timing. The page must learn everything from its event stream: no 
 """
 
 import re
-import threading
 from pathlib import Path
 
 import pytest
 
-from tests.audio import wav_bytes
 from tests.live import LiveStack
-from voiceclone import provider
-from voiceclone.emulator import audio as emulator_audio
+from tests.streaming import held_speech, live_conversation  # noqa: F401 - held_speech is a fixture
 
 if not Path("/usr/bin/chromium").exists():
     pytest.skip("/usr/bin/chromium is not installed (apt-get install -y chromium)", allow_module_level=True)
@@ -36,27 +33,8 @@ def live(tmp_path_factory, emulator):
     stack.stop()
 
 
-@pytest.fixture
-def held_speech(monkeypatch):
-    release = threading.Event()
-    render = emulator_audio.render
-    calls = []
-
-    def held_render(text, *args, **kwargs):
-        calls.append(text)
-        if len(calls) == 2:
-            release.wait(timeout=60)
-        return render(text, *args, **kwargs)
-
-    monkeypatch.setattr(emulator_audio, "render", held_render)
-    yield release
-    release.set()
-
-
 def test_the_page_plays_a_reply_still_being_generated_via_sse_without_polling(browser, live, held_speech):
-    voice_id = provider.create_voice(name="Streamer", files=[
-        provider.AudioFile(filename="s.wav", content=wav_bytes(3, seed=9), content_type="audio/wav")])
-    made = live.scenario("conversation", "streamer", voice_id)
+    made = live_conversation(live, "streamer", seed=9)
     context = browser.new_context(base_url=live.urls[0])
     page = context.new_page()
     page.set_default_timeout(30_000)

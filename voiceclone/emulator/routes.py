@@ -219,16 +219,7 @@ class Api:
                 text=text,
                 duration_secs=rendered.duration_secs if rendered else 0.0,
             )
-        headers = {
-            "request-id": new_id(),
-            "history-item-id": new_id(),
-            "character-cost": str(ticket.cost),
-            "x-character-count": str(ticket.cost),
-            "current-concurrent-requests": str(ticket.concurrent),
-            "maximum-concurrent-requests": str(ticket.max_concurrent),
-            "tts-latency-ms": str(int((time.monotonic() - started) * 1000)),
-            "access-control-expose-headers": _EXPOSED_HEADERS,
-        }
+        headers = _tts_headers(ticket, started)
         content_type = _CONTENT_TYPES[kind]
         # Fingerprints are computed when an upload needs them; a backlog is worked off once the audio is on
         # its way (server._send runs `after`).
@@ -259,16 +250,7 @@ class Api:
         except BaseException:
             speech.close()
             raise
-        headers = {
-            "request-id": new_id(),
-            "history-item-id": new_id(),
-            "character-cost": str(ticket.cost),
-            "x-character-count": str(ticket.cost),
-            "current-concurrent-requests": str(ticket.concurrent),
-            "maximum-concurrent-requests": str(ticket.max_concurrent),
-            "tts-latency-ms": str(int((time.monotonic() - started) * 1000)),
-            "access-control-expose-headers": _EXPOSED_HEADERS,
-        }
+        headers = _tts_headers(ticket, started)
         return Response(200, b"", _CONTENT_TYPES[kind], headers, chunks=speech)
 
     def speech_to_text(self, request: Request) -> Response:
@@ -350,6 +332,21 @@ _CLAUSE_END = re.compile(r"[,;:.!?…]\s")
 _SENTENCE_END = re.compile(r"[.!?…]\s")
 # Largest HTTP chunk sent: a rendered part goes out in pieces, as a network stream arrives.
 _STREAM_CHUNK_BYTES = 4096
+
+
+def _tts_headers(ticket, started: float) -> dict[str, str]:
+    """The headers of a TTS answer, streamed or not, like the real API's: ids, the character cost, the account's
+    concurrency and the latency since `started` (time.monotonic())."""
+    return {
+        "request-id": new_id(),
+        "history-item-id": new_id(),
+        "character-cost": str(ticket.cost),
+        "x-character-count": str(ticket.cost),
+        "current-concurrent-requests": str(ticket.concurrent),
+        "maximum-concurrent-requests": str(ticket.max_concurrent),
+        "tts-latency-ms": str(int((time.monotonic() - started) * 1000)),
+        "access-control-expose-headers": _EXPOSED_HEADERS,
+    }
 
 
 def _cut(text: str, max_chars: int, boundary: re.Pattern) -> int:
