@@ -44,7 +44,7 @@ def measure(stack, ctl, latency_ms: int, turns: int, polled: bool) -> dict:
     http = httpx.Client(base_url=stack.urls[0], headers={"Authorization": f"Token {made['token']}"}, timeout=60)
     messages_url = f"/api/v1/conversations/{made['conversation']}/messages/"
     rows = {"direct": [], "stream": [], "polled": []}
-    timelines, posted, first_bytes = [], [], []
+    timed, posted, first_bytes = [], [], []
     for turn in range(turns + 1):  # the first turn warms every connection and cache up; not counted
         text = f"{harness.TEXTS[turn % len(harness.TEXTS)]} ({latency_ms}-{turn})"
         # After: POST, then the stream endpoint at once; time to its first byte.
@@ -60,7 +60,7 @@ def measure(stack, ctl, latency_ms: int, turns: int, polled: bool) -> dict:
                 pass
         reply_text = http.get(f"/api/v1/messages/{reply}/").json()["text"]
         if turn:
-            timelines.append(harness.turn_timeline(stack, reply))
+            timed.append(reply)
             posted.append(sent_at)
             first_bytes.append(first_at)
 
@@ -79,6 +79,11 @@ def measure(stack, ctl, latency_ms: int, turns: int, polled: bool) -> dict:
             rows["stream"].append(stream_ms)
             if polled:
                 rows["polled"].append(polled_ms)
+    # Read once every reply is ready: a reply's timings are written with its ready mark, after the stream.
+    for reply in timed:
+        while http.get(f"/api/v1/messages/{reply}/").json()["status"] == "pending":
+            time.sleep(POLL_EVERY_S)
+    timelines = [harness.turn_timeline(stack, reply) for reply in timed]
     http.close()
     result = {name: harness.summary(values) for name, values in rows.items()}
     result["stream_overhead"] = harness.summary([s - d for s, d in zip(rows["stream"], rows["direct"])])

@@ -51,7 +51,7 @@ def measure(browser, stack, ctl, latency: int, turns: int) -> dict:
     page.goto(f"/conversations/{made['conversation']}/")
     page.wait_for_selector("#chat[data-live=open]")
     rows = {"page": [], "direct": []}
-    timelines, posted, played = [], [], []
+    timed, posted, played = [], [], []
     for turn in range(turns + 1):  # the first turn warms up; not counted
         count = page.locator("li.msg--assistant").count()
         page.get_by_role("textbox", name="Message").fill(f"{harness.TEXTS[turn % len(harness.TEXTS)]} ({latency}-{turn})")
@@ -69,11 +69,11 @@ def measure(browser, stack, ctl, latency: int, turns: int) -> dict:
         if turn:
             rows["page"].append(page_ms)
             rows["direct"].append(direct_ms)
-            timelines.append(harness.turn_timeline(stack, reply_id))
+            timed.append(reply_id)
             posted.append(sent_at)
             played.append(sent_at + page_ms / 1000)
     context.close()
-    breakdown = harness.breakdown(timelines, posted, played)
+    breakdown = harness.breakdown([harness.turn_timeline(stack, r) for r in timed], posted, played)
     breakdown["to playing"] = breakdown.pop("to listener")
     return {
         "direct": harness.summary(rows["direct"]), "page": harness.summary(rows["page"]),
