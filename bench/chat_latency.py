@@ -1,10 +1,12 @@
 """Time from sending a message to hearing the reply, against the provider's own time to first byte.
 
 Run: .venv/bin/python bench/chat_latency.py [--turns 12] [--latency-ms 0 150 300] [--broker orm|redis]
-                                            [--poll-s S] [--no-polled] [--json var/bench/chat_latency.json]
+                                            [--workers 2] [--poll-s S] [--no-polled]
+                                            [--json var/bench/chat_latency.json]
 
-Starts the stack bin/run starts (uvicorn, a django-q2 cluster with one worker) on a fresh SQLite file,
-against an emulator in this process (bench/harness.py), and for each emulator latency measures, turn by turn:
+Starts the stack bin/run starts (uvicorn, a django-q2 cluster of --workers workers, 2 as bin/run) on a
+fresh SQLite file, against an emulator in this process (bench/harness.py), and for each emulator latency
+measures, turn by turn:
 
   direct   the provider's streaming TTS for the reply's own text, straight to the emulator through the
            SDK: request → first audio byte (what no app can beat)
@@ -100,13 +102,14 @@ def main() -> None:
     parser.add_argument("--poll-s", type=float, default=None,
                         help="Q_POLL_S of the ORM broker (default: the settings' own)")
     parser.add_argument("--no-polled", action="store_true", help="skip the polled (whole clip) column")
+    parser.add_argument("--workers", type=int, default=2, help="the cluster's workers (bin/run's default: 2)")
     parser.add_argument("--json", default=harness.default_json("chat_latency"))
     args = parser.parse_args()
 
     poll_s = args.poll_s if args.poll_s is not None else harness.settings_poll_s()
     load_before = harness.load_average()
     emulator, ctl = harness.start_emulator()
-    stack = harness.start_stack(emulator, broker=args.broker, poll_s=poll_s)
+    stack = harness.start_stack(emulator, broker=args.broker, poll_s=poll_s, workers=args.workers)
     results = {}
     try:
         for latency in args.latency_ms:
@@ -126,7 +129,8 @@ def main() -> None:
     harness.print_table("where a streamed turn's time went, ms (p50 / p95)", "emulator", steps,
                         {f"{lat}ms": [row["breakdown"][s] for s in steps] for lat, row in results.items()})
     harness.write_json(args.json, {
-        "bench": "chat_latency", "broker": args.broker, "poll_s": poll_s, "turns": args.turns,
+        "bench": "chat_latency", "broker": args.broker, "poll_s": poll_s, "workers": args.workers,
+        "turns": args.turns,
         "load_average": {"before": load_before, "after": load_after}, "command": " ".join(sys.argv),
         "results": results,
     })

@@ -1,7 +1,7 @@
 """The chat page's latency in Chromium: from pressing Send to the reply's audio element playing.
 
 Run: .venv/bin/python bench/chat_latency_page.py [--turns 8] [--latency-ms 0 150 300] [--poll-s S]
-                                                 [--json var/bench/chat_latency_page.json]
+                                                 [--workers 2] [--json var/bench/chat_latency_page.json]
 
 Starts the stack bin/run starts (uvicorn, a django-q2 cluster) against an emulator in this process
 (bench/harness.py), logs in with the system Chromium (/usr/bin/chromium), and for each emulator latency
@@ -87,13 +87,14 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=8)
     parser.add_argument("--latency-ms", type=int, nargs="+", default=[0, 150, 300])
     parser.add_argument("--poll-s", type=float, default=None, help="Q_POLL_S of the ORM broker (default: the settings')")
+    parser.add_argument("--workers", type=int, default=2, help="the cluster's workers (bin/run's default: 2)")
     parser.add_argument("--json", default=harness.default_json("chat_latency_page"))
     args = parser.parse_args()
 
     poll_s = args.poll_s if args.poll_s is not None else harness.settings_poll_s()
     load_before = harness.load_average()
     emulator, ctl = harness.start_emulator()
-    stack = harness.start_stack(emulator, poll_s=poll_s, name="page")
+    stack = harness.start_stack(emulator, poll_s=poll_s, workers=args.workers, name="page")
     results = {}
     try:
         with sync_playwright() as playwright:
@@ -117,7 +118,7 @@ def main() -> None:
     harness.print_table("where a page turn's time went, ms (p50 / p95)", "emulator", steps,
                         {f"{lat}ms": [row["breakdown"][s] for s in steps] for lat, row in results.items()})
     harness.write_json(args.json, {
-        "bench": "chat_latency_page", "poll_s": poll_s, "turns": args.turns,
+        "bench": "chat_latency_page", "poll_s": poll_s, "workers": args.workers, "turns": args.turns,
         "load_average": {"before": load_before, "after": load_after}, "command": " ".join(sys.argv),
         "results": results,
     })
