@@ -45,52 +45,60 @@ def measure(stack, ctl, latency_ms: int, turns: int, polled: bool) -> dict:
     ctl.configure(latency_ms=latency_ms)
     http = httpx.Client(base_url=stack.urls[0], headers={"Authorization": f"Token {made['token']}"}, timeout=60)
     messages_url = f"/api/v1/conversations/{made['conversation']}/messages/"
-    rows = {"direct": [], "stream": [], "polled": []}
-    timed, posted, first_bytes = [], [], []
+    done = []
     for turn in range(turns + 1):  # the first turn warms every connection and cache up; not counted
-        text = f"{harness.TEXTS[turn % len(harness.TEXTS)]} ({latency_ms}-{turn})"
+        text = harness.text_for(turn, latency_ms)
+        row = {}
         # After: POST, then the stream endpoint at once; time to its first byte.
-        sent_at = time.time()
+        row["sent_at"] = time.time()
         started = time.perf_counter()
-        reply = http.post(messages_url, json={"text": text}).json()["assistant_message"]["id"]
-        with http.stream("GET", f"/api/v1/messages/{reply}/stream/") as response:
+        row["reply"] = http.post(messages_url, json={"text": text}).json()["assistant_message"]["id"]
+        with http.stream("GET", f"/api/v1/messages/{row['reply']}/stream/") as response:
             chunks = response.iter_raw()
             next(chunks)
-            stream_ms = (time.perf_counter() - started) * 1000
-            first_at = time.time()
+            row["stream"] = (time.perf_counter() - started) * 1000
+            row["first_at"] = time.time()
             for _ in chunks:
                 pass
-        reply_text = http.get(f"/api/v1/messages/{reply}/").json()["text"]
-        if turn:
-            timed.append(reply)
-            posted.append(sent_at)
-            first_bytes.append(first_at)
+        reply_text = http.get(f"/api/v1/messages/{row['reply']}/").json()["text"]
 
         if polled:
             # Before: POST, poll until ready, download the whole clip.
             started = time.perf_counter()
-            answer = http.post(messages_url, json={"text": text + " again"}).json()["assistant_message"]["id"]
-            while http.get(f"/api/v1/messages/{answer}/").json()["status"] == "pending":
+            row["answer"] = http.post(messages_url, json={"text": harness.text_for(turn, latency_ms, again=True)}
+                                      ).json()["assistant_message"]["id"]
+            while http.get(f"/api/v1/messages/{row['answer']}/").json()["status"] == "pending":
                 time.sleep(POLL_EVERY_S)
-            http.get(f"/api/v1/messages/{answer}/audio", follow_redirects=True).read()
-            polled_ms = (time.perf_counter() - started) * 1000
+            http.get(f"/api/v1/messages/{row['answer']}/audio", follow_redirects=True).read()
+            row["polled"] = (time.perf_counter() - started) * 1000
 
-        direct_ms = harness.direct_first_byte_ms(voice_id, reply_text)
+        row["direct"] = harness.direct_first_byte_ms(voice_id, reply_text)
         if turn:
-            rows["direct"].append(direct_ms)
-            rows["stream"].append(stream_ms)
-            if polled:
-                rows["polled"].append(polled_ms)
+            done.append(row)
     # Read once every reply is ready: a reply's timings are written with its ready mark, after the stream.
-    for reply in timed:
-        while http.get(f"/api/v1/messages/{reply}/").json()["status"] == "pending":
-            time.sleep(POLL_EVERY_S)
-    timelines = [harness.turn_timeline(stack, reply) for reply in timed]
+    for row in done:
+        for key in ("reply", "answer"):
+            while key in row and http.get(f"/api/v1/messages/{row[key]}/").json()["status"] == "pending":
+                time.sleep(POLL_EVERY_S)
     http.close()
-    result = {name: harness.summary(values) for name, values in rows.items()}
-    result["stream_overhead"] = harness.summary([s - d for s, d in zip(rows["stream"], rows["direct"])])
-    result["polled_overhead"] = harness.summary([p - d for p, d in zip(rows["polled"], rows["direct"])])
-    result["breakdown"] = harness.breakdown(timelines, posted, first_bytes)
+    for row in done:
+        row["timeline"] = harness.turn_timeline(stack, row["reply"])
+        row["spoken"] = harness.spoken(row["timeline"])
+        if polled:
+            row["polled_spoken"] = harness.spoken(harness.turn_timeline(stack, row["answer"]))
+    # Only replies the provider spoke: an identical earlier render is reused from storage (no TTS at all).
+    streamed = [row for row in done if row["spoken"]]
+    polled_rows = [row for row in done if row.get("polled_spoken")]
+    result = {
+        "turns": len(done), "spoken": len(streamed), "polled_spoken": len(polled_rows),
+        "direct": harness.summary([row["direct"] for row in streamed]),
+        "stream": harness.summary([row["stream"] for row in streamed]),
+        "stream_overhead": harness.summary([row["stream"] - row["direct"] for row in streamed]),
+        "polled": harness.summary([row["polled"] for row in polled_rows]),
+        "polled_overhead": harness.summary([row["polled"] - row["direct"] for row in polled_rows]),
+        "breakdown": harness.breakdown([row["timeline"] for row in streamed], [row["sent_at"] for row in streamed],
+                                       [row["first_at"] for row in streamed]),
+    }
     return result
 
 
@@ -119,6 +127,8 @@ def main() -> None:
         emulator.stop()
     load_after = harness.load_average()
 
+    print("\nturns whose reply the provider spoke (stream / polled): "
+          + ", ".join(f"{lat}ms {row['spoken']}/{row['polled_spoken']} of {row['turns']}" for lat, row in results.items()))
     columns = ["direct TTFB", "stream TTFB", "overhead", "polled whole", "overhead"]
     keys = ["direct", "stream", "stream_overhead", "polled", "polled_overhead"]
     harness.print_table(

@@ -50,11 +50,10 @@ def measure(browser, stack, ctl, latency: int, turns: int) -> dict:
     page.wait_for_url("**/voices/")
     page.goto(f"/conversations/{made['conversation']}/")
     page.wait_for_selector("#chat[data-live=open]")
-    rows = {"page": [], "direct": []}
-    timed, posted, played = [], [], []
+    done = []
     for turn in range(turns + 1):  # the first turn warms up; not counted
         count = page.locator("li.msg--assistant").count()
-        page.get_by_role("textbox", name="Message").fill(f"{harness.TEXTS[turn % len(harness.TEXTS)]} ({latency}-{turn})")
+        page.get_by_role("textbox", name="Message").fill(harness.text_for(turn, latency))
         clicked = page.evaluate("() => performance.now()")
         sent_at = time.time()
         page.get_by_role("button", name="Send").click()
@@ -67,17 +66,18 @@ def measure(browser, stack, ctl, latency: int, turns: int) -> dict:
         text = reply.locator(".msg__text").inner_text()
         direct_ms = harness.direct_first_byte_ms(voice_id, text)
         if turn:
-            rows["page"].append(page_ms)
-            rows["direct"].append(direct_ms)
-            timed.append(reply_id)
-            posted.append(sent_at)
-            played.append(sent_at + page_ms / 1000)
+            done.append({"page": page_ms, "direct": direct_ms, "timeline": harness.turn_timeline(stack, reply_id),
+                         "sent_at": sent_at, "played_at": sent_at + page_ms / 1000})
     context.close()
-    breakdown = harness.breakdown([harness.turn_timeline(stack, r) for r in timed], posted, played)
+    # Only replies the provider spoke: an identical earlier render is reused from storage (no TTS at all).
+    spoken = [row for row in done if harness.spoken(row["timeline"])]
+    breakdown = harness.breakdown([r["timeline"] for r in spoken], [r["sent_at"] for r in spoken],
+                                  [r["played_at"] for r in spoken])
     breakdown["to playing"] = breakdown.pop("to listener")
     return {
-        "direct": harness.summary(rows["direct"]), "page": harness.summary(rows["page"]),
-        "overhead": harness.summary([p - d for p, d in zip(rows["page"], rows["direct"])]),
+        "turns": len(done), "spoken": len(spoken),
+        "direct": harness.summary([r["direct"] for r in spoken]), "page": harness.summary([r["page"] for r in spoken]),
+        "overhead": harness.summary([r["page"] - r["direct"] for r in spoken]),
         "breakdown": breakdown,
     }
 
@@ -109,6 +109,8 @@ def main() -> None:
         emulator.stop()
     load_after = harness.load_average()
 
+    print("\nturns whose reply the provider spoke: "
+          + ", ".join(f"{lat}ms {row['spoken']} of {row['turns']}" for lat, row in results.items()))
     harness.print_table(
         f"chat page latency (Send → audio playing), poll {poll_s} s, {args.turns} turns per row, ms (p50 / p95); "
         f"load {load_before} -> {load_after}",

@@ -36,6 +36,18 @@ TEXTS = [
     "What is your favourite kind of bread and why?",
     "Thanks, that was really helpful.",
 ]
+# Topics for the latency benches' turns: the offline responder names a message's topic, so distinct topics
+# give distinct replies, which the provider must speak (an identical earlier render would be reused).
+TOPICS = ["rye starter", "oat porridge", "lemon tart", "plum jam", "barley loaf", "fig cake", "pear crumble",
+          "walnut bread", "cherry pie", "ginger biscuit", "apple strudel", "carrot soup", "onion tart",
+          "honey cake", "spelt roll", "potato scone", "cheese scone", "malt loaf", "seed bread", "corn bread"]
+TOPIC_VERBS = ["Tell me about the", "What do you think about the", "I love making the", "Can you tell me about the"]
+
+
+def text_for(turn: int, salt: int = 0, *, again: bool = False) -> str:
+    """A message for a latency turn whose reply differs from the others' (see TOPICS)."""
+    n = turn * 2 + (1 if again else 0) + salt
+    return f"{TOPIC_VERBS[n % len(TOPIC_VERBS)]} {TOPICS[n % len(TOPICS)]}."
 
 # A benchmark client asks far faster than a person: the API's per-user limits are off.
 NO_LIMITS = {"API_THROTTLE_USER": "", "CHAT_TURN_RATE": "off", "TTS_DAILY_CHARS_PER_USER": "0"}
@@ -220,6 +232,11 @@ STEPS = [  # (name, from, to): consecutive parts of a turn
     ("reply text", "started", "text_ready"),
     ("TTS 1st chunk", "text_ready", "audio_streaming"),
 ]
+
+
+def spoken(marks: dict) -> bool:
+    """Whether the provider spoke the reply (its audio streamed) rather than an identical render being reused."""
+    return "audio_streaming" in marks
 
 
 def breakdown(timelines: list[dict], posted: list[float], first_bytes: list[float]) -> dict:

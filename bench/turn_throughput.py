@@ -31,18 +31,16 @@ CONVERSATIONS = 10
 def run(emulator, broker: str, turns: int, workers: int, poll_s: float | None) -> dict:
     stack = harness.start_stack(emulator, broker=broker, poll_s=poll_s, workers=workers)
     try:
-        voice_id = harness.bench_voice(f"Burst {broker}", seed=12)
-        clients = []
-        for n in range(CONVERSATIONS):
-            made = stack.scenario("conversation", f"burst{broker}{n}", voice_id)
-            clients.append((httpx.Client(base_url=stack.urls[0], timeout=60,
-                                         headers={"Authorization": f"Token {made['token']}"}), made["conversation"]))
+        # Users each with a voice of their own at the emulator (a provider voice belongs to one version).
+        made = stack.scenario("talkers", f"burst{broker}", str(CONVERSATIONS))
+        clients = [(httpx.Client(base_url=stack.urls[0], timeout=60, headers={"Authorization": f"Token {m['token']}"}),
+                    m["conversation"]) for m in made]
         started = time.perf_counter()
         replies = []
         for turn in range(turns):
             http, conversation = clients[turn % CONVERSATIONS]
             answer = http.post(f"/api/v1/conversations/{conversation}/messages/",
-                               json={"text": f"Message number {turn}: how is the bread today?"})
+                               json={"text": harness.text_for(turn)})
             replies.append((http, answer.json()["assistant_message"]["id"]))
         posted_s = time.perf_counter() - started
         details = {}

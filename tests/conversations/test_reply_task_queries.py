@@ -64,3 +64,23 @@ def test_the_reply_is_ready_before_its_fingerprint_which_the_clip_analysis_adds(
     fingerprint = AudioFingerprint.objects.get(generated_audio=generated)
     assert fingerprint.landmark_count == fingerprint.landmarks.count() > 0
     assert [i for i, q in enumerate(sql) if 'INTO "fidelity_' in q][0] > ready
+
+
+def test_turns_share_one_pooled_connection_to_the_provider(alice_api, alice_conversation, run_tasks, emulator,
+                                                           emulator_ctl):
+    """The SDK client is built once per process and kept (voiceclone.provider.client): one keep-alive
+    connection carries every turn's streaming TTS, rather than a new client and connection per call."""
+    with run_tasks():
+        pending_reply(alice_api, alice_conversation, "Warm the connection up, please.")
+    streams = len(emulator_ctl.requests(path="/stream$", method="POST"))
+    opened = emulator.connections_opened  # (the control client has its own connections: counted apart)
+    for n in range(3):
+        with run_tasks():
+            pending_reply(alice_api, alice_conversation, f"Another question about rye, number {n}?")
+
+    opened_during_turns = emulator.connections_opened - opened
+
+    spoken = Message.objects.filter(role=Message.Role.ASSISTANT, status=Message.Status.READY)
+    assert spoken.count() == 4
+    assert len(emulator_ctl.requests(path="/stream$", method="POST")) == streams + 3  # three provider calls
+    assert opened_during_turns == 0
