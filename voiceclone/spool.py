@@ -76,7 +76,7 @@ def _write_state(path: Path, state: dict) -> None:
 
 
 _CLEANUP_EVERY_S = 60.0
-_last_cleanup = 0.0
+_last_cleanup = float("-inf")
 
 
 class _FileWriter(SpoolWriter):

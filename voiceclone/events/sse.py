@@ -1,7 +1,8 @@
 """Server-Sent Events from the events outbox: a live, resumable view of the feed (docs/realtime.md).
 
 The outbox (`Event`, written in the transaction of each change) is the source; a stream looks for
-events after its cursor every `POLL_S` (every `ACTIVE_POLL_S` while the conversation is busy), sends each as
+events after its cursor every `POLL_S` (every `ACTIVE_POLL_S` while the conversation is busy), sends
+each as
 
     id: <event id>
     event: <type>
