@@ -74,9 +74,11 @@ def test_turns_share_one_pooled_connection_to_the_provider(alice_api, alice_conv
         pending_reply(alice_api, alice_conversation, "Warm the connection up, please.")
     streams = len(emulator_ctl.requests(path="/stream$", method="POST"))
     opened = emulator.connections_opened  # (the control client has its own connections: counted apart)
-    for n in range(3):
+    # Distinct topics, so distinct replies: each is spoken (an identical earlier render would be reused).
+    for text in ("Tell me about the plum jam.", "What do you think about the walnut bread?",
+                 "I love making the cherry pie."):
         with run_tasks():
-            pending_reply(alice_api, alice_conversation, f"Another question about rye, number {n}?")
+            pending_reply(alice_api, alice_conversation, text)
 
     opened_during_turns = emulator.connections_opened - opened
 
