@@ -14,24 +14,16 @@ Prints only; asserts nothing.
 from __future__ import annotations
 
 import argparse
-import logging
-import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-_tmp = tempfile.mkdtemp(prefix="bench-turn-")
-os.environ["DATABASE_URL"] = f"sqlite:///{_tmp}/bench.sqlite3"
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
+from bench import harness  # noqa: E402
 
-import django  # noqa: E402
+harness.setup("bench-turn-", client=False)  # the turn runs in this process, its usage ledger included
 
-django.setup()
-
-from django.conf import settings  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django_q.conf import Conf  # noqa: E402
@@ -40,28 +32,18 @@ from clones import services as clone_services  # noqa: E402
 from conversations import services as conversation_services  # noqa: E402
 from conversations.models import Message  # noqa: E402
 from voiceclone import provider  # noqa: E402
-from voiceclone.emulator import EmulatorServer  # noqa: E402
-from voiceclone.emulator.control import EmulatorControl  # noqa: E402
 from voiceclone.management.commands.demo import demo_recording  # noqa: E402
 
-TEXTS = [
-    "Hello! How are you today?",
-    "Can you tell me how sourdough starter works?",
-    "What is your favourite kind of bread and why?",
-    "Thanks, that was really helpful.",
-]
+TEXTS = harness.TEXTS
 
 
 def main() -> None:
-    logging.disable(logging.INFO)
     parser = argparse.ArgumentParser()
     parser.add_argument("--turns", type=int, default=20)
     parser.add_argument("--latency-ms", type=int, nargs="+", default=[0, 150])
     args = parser.parse_args()
 
-    server = EmulatorServer(port=0, voice_limit=30).start()
-    settings.ELEVENLABS_BASE_URL = server.url
-    ctl = EmulatorControl(server.url)
+    server, ctl = harness.start_emulator()
     call_command("migrate", verbosity=0)
     user = get_user_model().objects.create_user("bench", password="bench-password-123")
     voice = clone_services.voice_create(

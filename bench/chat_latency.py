@@ -1,10 +1,12 @@
 """Time from sending a message to hearing the reply, against the provider's own time to first byte.
 
 Run: .venv/bin/python bench/chat_latency.py [--turns 12] [--latency-ms 0 150 300] [--broker orm|redis]
-                                            [--poll-s 0.5] [--json var/bench/chat_latency.json]
+                                            [--workers 2] [--poll-s S] [--no-polled]
+                                            [--json var/bench/chat_latency.json]
 
-Starts the stack bin/run starts (uvicorn, a django-q2 cluster with one worker) on a fresh SQLite file,
-against an emulator in this process, and for each emulator latency measures, turn by turn:
+Starts the stack bin/run starts (uvicorn, a django-q2 cluster of --workers workers, 2 as bin/run) on a
+fresh SQLite file, against an emulator in this process (bench/harness.py), and for each emulator latency
+measures, turn by turn:
 
   direct   the provider's streaming TTS for the reply's own text, straight to the emulator through the
            SDK: request → first audio byte (what no app can beat)
@@ -13,155 +15,135 @@ against an emulator in this process, and for each emulator latency measures, tur
   polled   POST → the whole clip, as clients had to before the stream endpoint: poll the message every
            50 ms until ready, then download /audio (the issue's "before" path, measured in the same run)
 
-and prints p50/p95 of each and of the overheads stream−direct and polled−direct, in ms, then writes them
-as JSON. Ratios in one run, on a noisy shared machine: compare columns, not runs. Asserts nothing.
+and prints p50/p95 of each and of the overheads stream−direct and polled−direct, in ms, then where the
+stream turns' time went (from the stack's own records: POST, queue wait until a worker starts the task,
+reply text, TTS to its first chunk in the spool, spool → the listener's first byte), then writes JSON.
+The ORM broker polls at the settings' interval unless --poll-s says otherwise. Ratios in one run, on a
+noisy shared machine: compare columns, not runs. Asserts nothing.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import logging
-import os
-import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-_tmp = tempfile.mkdtemp(prefix="bench-latency-")
-os.environ["DATABASE_URL"] = f"sqlite:///{_tmp}/bench.sqlite3"
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
+from bench import harness  # noqa: E402
 
-import django  # noqa: E402
-
-django.setup()
+harness.setup("bench-latency-")
 
 import httpx  # noqa: E402
-from django.conf import settings  # noqa: E402
 
-from tests.audio import wav_bytes  # noqa: E402
-from tests.live import LiveStack  # noqa: E402
-from voiceclone import provider  # noqa: E402
-from voiceclone.emulator import EmulatorServer  # noqa: E402
-from voiceclone.emulator.control import EmulatorControl  # noqa: E402
-
-TEXTS = [
-    "Hello! How are you today?",
-    "Can you tell me how sourdough starter works?",
-    "What is your favourite kind of bread and why?",
-    "Thanks, that was really helpful.",
-]
 POLL_EVERY_S = 0.05
 
-# A benchmark client asks far faster than a person: the API's per-user limits are off.
-NO_LIMITS = {"API_THROTTLE_USER": "", "CHAT_TURN_RATE": "off", "TTS_DAILY_CHARS_PER_USER": "0"}
 
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
-
-
-def summary(values: list[float]) -> dict:
-    return {"p50": round(statistics.median(values), 1), "p95": round(percentile(values, 0.95), 1)}
-
-
-def start_stack(emulator: EmulatorServer, broker: str, poll_s: float) -> LiveStack:
-    env = {"Q_POLL_S": str(poll_s), **NO_LIMITS}
-    if broker == "redis":
-        import redis
-
-        url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/4")
-        redis.Redis.from_url(url).flushdb()
-        env["REDIS_URL"] = url
-    path = Path(_tmp) / f"stack-{broker}"
-    path.mkdir(parents=True, exist_ok=True)
-    stack = LiveStack(path, provider_url=emulator.url, env=env, cluster=True)
-    return stack.start()
-
-
-def measure(stack: LiveStack, ctl: EmulatorControl, latency_ms: int, turns: int) -> dict:
-    voice_id = provider.create_voice(name=f"Bench {latency_ms}", files=[
-        provider.AudioFile(filename="s.wav", content=wav_bytes(3, seed=11), content_type="audio/wav")])
+def measure(stack, ctl, latency_ms: int, turns: int, polled: bool) -> dict:
+    voice_id = harness.bench_voice(f"Bench {latency_ms}", seed=11)
     made = stack.scenario("conversation", f"bench{latency_ms}", voice_id)
     ctl.configure(latency_ms=latency_ms)
     http = httpx.Client(base_url=stack.urls[0], headers={"Authorization": f"Token {made['token']}"}, timeout=60)
     messages_url = f"/api/v1/conversations/{made['conversation']}/messages/"
-    rows = {"direct": [], "stream": [], "polled": []}
+    done = []
     for turn in range(turns + 1):  # the first turn warms every connection and cache up; not counted
-        text = TEXTS[turn % len(TEXTS)]
+        text = harness.text_for(turn, latency_ms)
+        row = {}
         # After: POST, then the stream endpoint at once; time to its first byte.
+        row["sent_at"] = time.time()
         started = time.perf_counter()
-        reply = http.post(messages_url, json={"text": text}).json()["assistant_message"]["id"]
-        with http.stream("GET", f"/api/v1/messages/{reply}/stream/") as response:
+        row["reply"] = http.post(messages_url, json={"text": text}).json()["assistant_message"]["id"]
+        with http.stream("GET", f"/api/v1/messages/{row['reply']}/stream/") as response:
             chunks = response.iter_raw()
             next(chunks)
-            stream_ms = (time.perf_counter() - started) * 1000
+            row["stream"] = (time.perf_counter() - started) * 1000
+            row["first_at"] = time.time()
             for _ in chunks:
                 pass
-        reply_text = http.get(f"/api/v1/messages/{reply}/").json()["text"]
+        reply_text = http.get(f"/api/v1/messages/{row['reply']}/").json()["text"]
 
-        # Before: POST, poll until ready, download the whole clip.
-        started = time.perf_counter()
-        reply = http.post(messages_url, json={"text": text + " "}).json()["assistant_message"]["id"]
-        while http.get(f"/api/v1/messages/{reply}/").json()["status"] == "pending":
-            time.sleep(POLL_EVERY_S)
-        http.get(f"/api/v1/messages/{reply}/audio", follow_redirects=True).read()
-        polled_ms = (time.perf_counter() - started) * 1000
+        if polled:
+            # Before: POST, poll until ready, download the whole clip.
+            started = time.perf_counter()
+            row["answer"] = http.post(messages_url, json={"text": harness.text_for(turn, latency_ms, again=True)}
+                                      ).json()["assistant_message"]["id"]
+            while http.get(f"/api/v1/messages/{row['answer']}/").json()["status"] == "pending":
+                time.sleep(POLL_EVERY_S)
+            http.get(f"/api/v1/messages/{row['answer']}/audio", follow_redirects=True).read()
+            row["polled"] = (time.perf_counter() - started) * 1000
 
-        # The provider alone: streaming TTS of the reply's text, to its first byte.
-        started = time.perf_counter()
-        with provider.tts_stream(voice_id=voice_id, text=reply_text) as stream:
-            iterator = iter(stream)
-            next(iterator)
-            direct_ms = (time.perf_counter() - started) * 1000
-            for _ in iterator:
-                pass
+        row["direct"] = harness.direct_first_byte_ms(voice_id, reply_text)
         if turn:
-            rows["direct"].append(direct_ms)
-            rows["stream"].append(stream_ms)
-            rows["polled"].append(polled_ms)
+            done.append(row)
+    # Read once every reply is ready: a reply's timings are written with its ready mark, after the stream.
+    for row in done:
+        for key in ("reply", "answer"):
+            while key in row and http.get(f"/api/v1/messages/{row[key]}/").json()["status"] == "pending":
+                time.sleep(POLL_EVERY_S)
     http.close()
-    result = {name: summary(values) for name, values in rows.items()}
-    result["stream_overhead"] = summary([s - d for s, d in zip(rows["stream"], rows["direct"])])
-    result["polled_overhead"] = summary([p - d for p, d in zip(rows["polled"], rows["direct"])])
+    for row in done:
+        row["timeline"] = harness.turn_timeline(stack, row["reply"])
+        row["spoken"] = harness.spoken(row["timeline"])
+        if polled:
+            row["polled_spoken"] = harness.spoken(harness.turn_timeline(stack, row["answer"]))
+    # Only replies the provider spoke: an identical earlier render is reused from storage (no TTS at all).
+    streamed = [row for row in done if row["spoken"]]
+    polled_rows = [row for row in done if row.get("polled_spoken")]
+    result = {
+        "turns": len(done), "spoken": len(streamed), "polled_spoken": len(polled_rows),
+        "direct": harness.summary([row["direct"] for row in streamed]),
+        "stream": harness.summary([row["stream"] for row in streamed]),
+        "stream_overhead": harness.summary([row["stream"] - row["direct"] for row in streamed]),
+        "polled": harness.summary([row["polled"] for row in polled_rows]),
+        "polled_overhead": harness.summary([row["polled"] - row["direct"] for row in polled_rows]),
+        "breakdown": harness.breakdown([row["timeline"] for row in streamed], [row["sent_at"] for row in streamed],
+                                       [row["first_at"] for row in streamed]),
+    }
     return result
 
 
 def main() -> None:
-    logging.disable(logging.INFO)
     parser = argparse.ArgumentParser()
     parser.add_argument("--turns", type=int, default=12)
     parser.add_argument("--latency-ms", type=int, nargs="+", default=[0, 150, 300])
     parser.add_argument("--broker", choices=["orm", "redis"], default="orm")
-    parser.add_argument("--poll-s", type=float, default=0.5, help="Q_POLL_S of the ORM broker (default 0.5, the setting's)")
-    parser.add_argument("--json", default=str(Path(settings.BASE_DIR) / "var" / "bench" / "chat_latency.json"))
+    parser.add_argument("--poll-s", type=float, default=None,
+                        help="Q_POLL_S of the ORM broker (default: the settings' own)")
+    parser.add_argument("--no-polled", action="store_true", help="skip the polled (whole clip) column")
+    parser.add_argument("--workers", type=int, default=2, help="the cluster's workers (bin/run's default: 2)")
+    parser.add_argument("--json", default=harness.default_json("chat_latency"))
     args = parser.parse_args()
 
-    emulator = EmulatorServer(host="127.0.0.1", port=0, voice_limit=30).start()
-    settings.ELEVENLABS_BASE_URL = emulator.url
-    ctl = EmulatorControl(emulator.url)
-    stack = start_stack(emulator, args.broker, args.poll_s)
+    poll_s = args.poll_s if args.poll_s is not None else harness.settings_poll_s()
+    load_before = harness.load_average()
+    emulator, ctl = harness.start_emulator()
+    stack = harness.start_stack(emulator, broker=args.broker, poll_s=poll_s, workers=args.workers)
     results = {}
     try:
         for latency in args.latency_ms:
-            results[latency] = measure(stack, ctl, latency, args.turns)
+            results[latency] = measure(stack, ctl, latency, args.turns, not args.no_polled)
     finally:
         stack.stop()
         emulator.stop()
+    load_after = harness.load_average()
 
-    print(f"\nchat latency, broker={args.broker}, {args.turns} turns per row, ms (p50 / p95)")
-    print(f"{'emulator':>9} | {'direct TTFB':>13} | {'stream TTFB':>13} | {'overhead':>13} | "
-          f"{'polled whole':>13} | {'overhead':>13}")
-    for latency, row in results.items():
-        cells = [row[k] for k in ("direct", "stream", "stream_overhead", "polled", "polled_overhead")]
-        print(f"{latency:>7}ms | " + " | ".join(f"{c['p50']:>6.0f}/{c['p95']:<6.0f}" for c in cells))
-    out = Path(args.json)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"broker": args.broker, "turns": args.turns, "results": results}, indent=2))
-    print(f"written: {out}")
+    print("\nturns whose reply the provider spoke (stream / polled): "
+          + ", ".join(f"{lat}ms {row['spoken']}/{row['polled_spoken']} of {row['turns']}" for lat, row in results.items()))
+    columns = ["direct TTFB", "stream TTFB", "overhead", "polled whole", "overhead"]
+    keys = ["direct", "stream", "stream_overhead", "polled", "polled_overhead"]
+    harness.print_table(
+        f"chat latency, broker={args.broker} (poll {poll_s} s), {args.turns} turns per row, ms (p50 / p95); "
+        f"load {load_before} -> {load_after}",
+        "emulator", columns, {f"{lat}ms": [row[k] for k in keys] for lat, row in results.items()})
+    steps = list(next(iter(results.values()))["breakdown"])
+    harness.print_table("where a streamed turn's time went, ms (p50 / p95)", "emulator", steps,
+                        {f"{lat}ms": [row["breakdown"][s] for s in steps] for lat, row in results.items()})
+    harness.write_json(args.json, {
+        "bench": "chat_latency", "broker": args.broker, "poll_s": poll_s, "workers": args.workers,
+        "turns": args.turns,
+        "load_average": {"before": load_before, "after": load_after}, "command": " ".join(sys.argv),
+        "results": results,
+    })
 
 
 if __name__ == "__main__":

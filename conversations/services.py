@@ -285,7 +285,8 @@ def message_reply_generate(*, message_id) -> Message | None:
     """
     if not _claim(message_id):
         return None
-    message = Message.objects.select_related("conversation__voice", "in_reply_to", "clip").get(pk=message_id)
+    message = Message.objects.select_related(
+        "conversation__voice", "conversation__user", "in_reply_to", "clip").get(pk=message_id)
     try:
         with lease_heartbeat(_mine(message)):
             clip, timings = _turn_run(message)
@@ -501,7 +502,9 @@ def _clip_finish(clip: ClipSample, *, audio: bytes) -> ClipSample:
         clip.file = path
         clip.duration_s, clip.sample_rate = measured
         clip.save(update_fields=["file", "duration_s", "sample_rate"])
-        generated_audio_register(sha256=clip.sha256, clip=clip, audio=audio)
+        # The hash only: the fingerprint needs a decode, which the clip analysis (enqueued with the ready
+        # mark) does anyway and completes it from (clones.services.generated_audio_fingerprint_complete).
+        generated_audio_register(sha256=clip.sha256, clip=clip)
     return clip
 
 

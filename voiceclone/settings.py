@@ -318,7 +318,10 @@ if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:
     Q_CLUSTER["orm"] = "default"
+    # The pusher's pause after an empty look at the queue table. A task no longer waits for it: whoever
+    # enqueues wakes the pushers on this host (voiceclone/broker.py); the poll is the fallback.
     Q_CLUSTER["poll"] = env_float("Q_POLL_S", 0.5, minimum=0.05)
+    Q_CLUSTER["broker_class"] = "voiceclone.broker.WakeableORM"
 
 # --- Cache: shared by every process (throttles, attempt limits); Redis if REDIS_URL is set -------
 # Never per process (local memory): limits would multiply with web workers (issue 13). The database

@@ -75,10 +75,14 @@ def _write_state(path: Path, state: dict) -> None:
     os.replace(tmp, path)
 
 
+_CLEANUP_EVERY_S = 60.0
+_last_cleanup = float("-inf")
+
+
 class _FileWriter(SpoolWriter):
     def __init__(self, key: str):
         root = _spool_dir()
-        self._cleanup(root)
+        self.root = root
         self.data_path, self.state_path = root / f"{key}.audio", root / f"{key}.state"
         self.state_path.unlink(missing_ok=True)
         # A fresh file (new inode): a reader still holding an earlier attempt's file is not mixed up with this one.
@@ -89,7 +93,12 @@ class _FileWriter(SpoolWriter):
 
     @staticmethod
     def _cleanup(root: Path) -> None:
-        """Spools of replies stored long ago: the stored clip serves them now."""
+        """Spools of replies stored long ago: the stored clip serves them now. Once a minute per process at
+        most, after a spool is complete: never a directory scan before a reply's first chunk."""
+        global _last_cleanup
+        if time.monotonic() - _last_cleanup < _CLEANUP_EVERY_S:
+            return
+        _last_cleanup = time.monotonic()
         cutoff = time.time() - settings.SPOOL_TTL_S
         for entry in os.scandir(root):
             try:
@@ -106,10 +115,12 @@ class _FileWriter(SpoolWriter):
     def finish(self, *, sha256: str) -> None:
         self._file.close()
         _write_state(self.state_path, {"state": DONE, "size": self.size, "sha256": sha256})
+        self._cleanup(self.root)
 
     def fail(self) -> None:
         self._file.close()
         _write_state(self.state_path, {"state": FAILED})
+        self._cleanup(self.root)
 
 
 class _FileReader(SpoolReader):

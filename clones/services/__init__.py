@@ -3,6 +3,7 @@
 from .voices import (  # noqa: F401
     CONSENT_STATEMENT,
     SampleUpload,
+    generated_audio_fingerprint_complete,
     generated_audio_register,
     voice_create,
     voice_disable,

@@ -78,6 +78,12 @@ def clip_analyse(*, clip_id: int) -> ClipSample | None:
         clip.save(update_fields=fields)
         return clip
 
+    if clip.source == ClipSample.Source.GENERATED:
+        # A reply was registered by its hash alone on its way to ready; its fingerprint is made here, from
+        # the samples this analysis decodes anyway (clones.services.voices).
+        from clones.services.voices import generated_audio_fingerprint_complete
+
+        generated_audio_fingerprint_complete(sha256=clip.sha256, samples=samples, sample_rate=sample_rate)
     result = analyse_audio(samples, sample_rate, thresholds=QualityThresholds.from_settings())
     prosody = measure_prosody(samples, sample_rate)
     waveform_store(clip=clip, samples=samples, sample_rate=sample_rate)

@@ -535,3 +535,18 @@ def generated_audio_register(*, sha256: str, clip: ClipSample | None, audio: byt
         generated, _ = GeneratedAudio.objects.get_or_create(sha256=sha256, defaults={"clip": clip})
         if fingerprint is not None:
             audio_fingerprint_store(generated_audio=generated, fingerprint=fingerprint)
+
+
+def generated_audio_fingerprint_complete(*, sha256: str, samples, sample_rate: int) -> None:
+    """Keep the fingerprint of generated audio registered by its hash alone, from samples already decoded.
+
+    A chat reply registers only its hash before it is marked ready (exact copies are refused from then on,
+    and nothing decodes the MP3 on the reply's path); its clip analysis, which decodes the clip anyway,
+    completes the fingerprint right after. Idempotent; nothing to do when a fingerprint exists.
+    """
+    from fidelity.fingerprint import landmarks
+    from fidelity.services import audio_fingerprint_store
+
+    generated = GeneratedAudio.objects.filter(sha256=sha256, fingerprint__isnull=True).first()
+    if generated is not None:
+        audio_fingerprint_store(generated_audio=generated, fingerprint=landmarks(samples, sample_rate))

@@ -400,6 +400,9 @@
       if (reply.status === "pending") {
         // The event stream may have told about this reply before the POST answered.
         catchUp(replyLi);
+        // Live: ask for its audio now. The stream endpoint answers with the first chunk the worker spools,
+        // so playback does not wait for the message.audio_streaming event to come round.
+        if (live.connected()) streamReply(replyLi);
         pollMessage(reply.id);
       }
       else if (reply.status === "ready") onReplyReady(replyLi);

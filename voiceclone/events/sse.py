@@ -1,7 +1,8 @@
 """Server-Sent Events from the events outbox: a live, resumable view of the feed (docs/realtime.md).
 
 The outbox (`Event`, written in the transaction of each change) is the source; a stream looks for
-events after its cursor every `POLL_S`, sends each as
+events after its cursor every `POLL_S` (every `ACTIVE_POLL_S` while the conversation is busy), sends
+each as
 
     id: <event id>
     event: <type>
@@ -31,6 +32,11 @@ from rest_framework.renderers import BaseRenderer
 from .models import Event
 
 POLL_S = 0.1
+# While a conversation is busy (an event in the last ACTIVE_S: a turn is under way), a stream looks every
+# ACTIVE_POLL_S, so a turn's next step (its audio starting, above all) reaches the page within a few ms;
+# an idle page costs one query every POLL_S.
+ACTIVE_POLL_S = 0.02
+ACTIVE_S = 30.0
 BATCH = 100
 RETRY_MS = 1000  # how soon a disconnected EventSource reconnects
 
@@ -75,12 +81,18 @@ class _Cursor:
     def __init__(self, after: int):
         self.after = after
         self.started = self.last_sent = time.monotonic()
+        self.last_event = float("-inf")
+
+    def pause(self) -> float:
+        """How long to wait before the next look."""
+        return ACTIVE_POLL_S if time.monotonic() - self.last_event < ACTIVE_S else POLL_S
 
     def frames(self, events: list[Event]) -> list[bytes]:
         """Frames for new events, or a heartbeat when it is time for one."""
         now = time.monotonic()
         if events:
             self.after, self.last_sent = events[-1].id, now
+            self.last_event = now
             return [_frame(event) for event in events]
         if now - self.last_sent >= settings.SSE_HEARTBEAT_S:
             self.last_sent = now
@@ -95,7 +107,7 @@ def _sync_stream(events_after: EventsAfter, after: int) -> Iterator[bytes]:
         events = events_after(cursor.after)
         yield from cursor.frames(events)
         if len(events) < BATCH:
-            time.sleep(POLL_S)
+            time.sleep(cursor.pause())
 
 
 async def _async_stream(events_after: EventsAfter, after: int) -> AsyncIterator[bytes]:
@@ -107,7 +119,7 @@ async def _async_stream(events_after: EventsAfter, after: int) -> AsyncIterator[
         for frame in cursor.frames(events):
             yield frame
         if len(events) < BATCH:
-            await asyncio.sleep(POLL_S)
+            await asyncio.sleep(cursor.pause())
 
 
 def event_stream_response(request, *, events_after: EventsAfter, after: int) -> StreamingHttpResponse:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -122,6 +122,19 @@ class TTSStream:
         self._chunks = chunks
         self._stack = stack
         self._iterated = False
+        self._billed: Callable[[], None] | None = None
+
+    def on_billed(self, record: Callable[[], None]) -> None:
+        """Call `record` once: after the first chunk was handed out (when the next one is asked for), or when
+        the stream closes, whichever comes first. The provider bills an opened stream whole; recording it
+        just after the first chunk keeps the ledger's write off the way from the provider's first byte to
+        the listener."""
+        self._billed = record
+
+    def _bill(self) -> None:
+        record, self._billed = self._billed, None
+        if record is not None:
+            record()
 
     def __iter__(self) -> Iterator[bytes]:
         if self._iterated:
@@ -131,6 +144,7 @@ class TTSStream:
 
     def _iter_chunks(self) -> Iterator[bytes]:
         yield self._first_chunk
+        self._bill()
         done = object()
         while True:
             try:
@@ -145,6 +159,7 @@ class TTSStream:
             yield chunk  # type: ignore[misc]
 
     def close(self) -> None:
+        self._bill()
         try:
             with translated_errors():
                 self._stack.close()
@@ -503,9 +518,11 @@ def tts_stream(
         )
 
     stream = call_with_retries("tts_stream", attempt)
-    # Billed once the stream is open (the provider charges the whole text, however much is read).
-    _report_tts("tts_stream", voice_id=voice_id, text=text, model_id=kwargs["model_id"], request_id=stream.request_id,
-                character_cost=stream.character_cost)
+    # Billed once the stream is open (the provider charges the whole text, however much is read); recorded
+    # once the first chunk is handed out, or when the stream closes (TTSStream.on_billed).
+    stream.on_billed(lambda: _report_tts(
+        "tts_stream", voice_id=voice_id, text=text, model_id=kwargs["model_id"], request_id=stream.request_id,
+        character_cost=stream.character_cost))
     try:
         yield stream
     finally:
