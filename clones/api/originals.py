@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from clones import selectors, services
 from clones.models import ClipSample, Voice
 from voiceclone.audio_response import audio_response
+from voiceclone.fields import OneFileField
 from voiceclone.validators import plain_text_line
 from voiceclone.openapi import AUDIO_HEADERS, audio_responses
 from voiceclone.parsers import JSONParser
@@ -56,7 +57,7 @@ class OriginalsAddInputSerializer(serializers.Serializer):
         child=serializers.FileField(allow_empty_file=True), min_length=1,
         help_text="1–25 recordings of the speaker (WAV, MP3, OGG, WebM or M4A), repeated field.",
     )
-    consent_recording = serializers.FileField(required=False, allow_empty_file=True, help_text=(
+    consent_recording = OneFileField(required=False, allow_empty_file=True, help_text=(
         "The speaker reading the consent phrase (GET /api/v1/voices/consent-phrase/), with `consent_token`. "
         "Optional unless the installation sets CONSENT_RECORDING_REQUIRED=true."))
     consent_token = serializers.CharField(required=False, allow_blank=True, default="", max_length=1000,

@@ -152,9 +152,6 @@ class ConversationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
         serializer.is_valid(raise_exception=True)
         if spoken and request.data.get("text"):
             raise ValidationError({"non_field_errors": ["Send either text or a recording, not both."]})
-        if spoken and len(request.FILES.getlist("audio")) > 1:
-            # Only one would be heard: refuse rather than silently drop the others.
-            raise ValidationError({"audio": ["Send one recording per message."]})
         audio = serializer.validated_data.get("audio")
         audio_bytes = None
         if audio is not None:

@@ -85,6 +85,16 @@ def test_import_needs_consent(bob_api, kit_files, run_tasks):
     assert not Voice.objects.filter(owner__username="bob").exists()
 
 
+def test_two_kits_in_one_request_are_refused_naming_the_field(bob_api, kit_files, run_tasks):
+    kit = write_kit(kit_files)
+    with run_tasks():
+        response = bob_api.post("/api/v1/voices/import/", {"kit": [kit_upload(kit), kit_upload(kit, name="b.zip")],
+                                                           "consent": "true"}, format="multipart")
+    assert response.status_code == 400, response.content
+    assert "not 2" in response.json()["errors"]["kit"][0]
+    assert not Voice.objects.filter(owner__username="bob").exists()
+
+
 def test_not_a_zip(bob_api, run_tasks):
     refused(import_kit(bob_api, b"this is not a zip file", run_tasks), "not_a_zip")
 
