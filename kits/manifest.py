@@ -45,6 +45,9 @@ CLIP_METRICS = (
 )
 
 _nullable_number = {"type": ["number", "null"]}
+# Integers the import stores in integer columns: bounded by the smallest such column (PositiveIntegerField),
+# so a huge number (or 1e308, which JSON Schema counts as an integer) is refused, not an overflow.
+_MAX_INT = 2**31 - 1
 _nullable_string = {"type": ["string", "null"]}
 _datetime = {"type": "string", "maxLength": 40}
 _audio_file = {
@@ -61,8 +64,8 @@ _audio_file = {
         "original_filename": {"type": "string", "maxLength": 255},
         "lineage_depth": {"type": "integer", "minimum": 0, "maximum": 1000},
         "lineage_unknown": {"type": "boolean"},
-        "version": {"type": ["integer", "null"], "minimum": 1},
-        "character_cost": {"type": ["integer", "null"], "minimum": 0},
+        "version": {"type": ["integer", "null"], "minimum": 1, "maximum": _MAX_INT},
+        "character_cost": {"type": ["integer", "null"], "minimum": 0, "maximum": _MAX_INT},
         "metrics": {"type": "object", "additionalProperties": _nullable_number,
                     "propertyNames": {"enum": list(CLIP_METRICS)}},
         "quality_flags": {"type": "array", "items": {"type": "string", "maxLength": 64}, "maxItems": 50},
@@ -108,7 +111,7 @@ SCHEMA = {
                 "type": "object",
                 "required": ["number", "text", "source"],
                 "properties": {
-                    "number": {"type": "integer", "minimum": 1},
+                    "number": {"type": "integer", "minimum": 1, "maximum": _MAX_INT},
                     "text": {"type": "string", "minLength": 1, "maxLength": 20000},
                     "source": {"type": "string", "maxLength": 16},
                     "created_by": _nullable_string,

@@ -150,6 +150,7 @@ def request_corpus() -> list[tuple[str, str, str, object, str]]:
     for name, body in bodies:
         cases.append((f"conversation create: {name}", "post", "/api/v1/conversations/", body, json_ct))
         cases.append((f"message send: {name}", "post", "/api/v1/conversations/{conversation}/messages/", body, json_ct))
+        cases.append((f"originals add: {name}", "post", "/api/v1/voices/{voice}/originals/", body, json_ct))
     typed = [
         ("conversation create: voice is a list", "/api/v1/conversations/", {"voice": ["a"]}),
         ("conversation create: voice is an object", "/api/v1/conversations/", {"voice": {"id": 1}}),

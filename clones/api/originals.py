@@ -9,13 +9,14 @@ from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
 from clones import selectors, services
 from clones.models import ClipSample, Voice
 from voiceclone.audio_response import audio_response
 from voiceclone.openapi import AUDIO_HEADERS, audio_responses
+from voiceclone.parsers import JSONParser
 
 from .serializers import ConsentedRecordingsInputSerializer
 from .views import consented_upload_kwargs

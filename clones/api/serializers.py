@@ -2,6 +2,7 @@ from django.conf import settings
 from rest_framework import serializers
 
 from clones.models import Voice, VoiceVersion
+from voiceclone.fields import OneFileField
 from voiceclone.validators import plain_text_line, plain_text_multiline
 
 
@@ -68,7 +69,7 @@ class ConsentedRecordingsInputSerializer(serializers.Serializer):
         min_length=1,
         help_text="1–25 recordings of the speaker (WAV, MP3, OGG, WebM or M4A), repeated field.",
     )
-    consent_recording = serializers.FileField(required=False, allow_empty_file=True, help_text=(
+    consent_recording = OneFileField(required=False, allow_empty_file=True, help_text=(
         "The speaker reading the consent phrase (GET /api/v1/voices/consent-phrase/), with `consent_token`. "
         "Optional unless the installation sets CONSENT_RECORDING_REQUIRED=true."))
     consent_token = serializers.CharField(required=False, allow_blank=True, default="", max_length=1000,

@@ -6,6 +6,7 @@ from rest_framework import serializers
 
 from conversations.models import Conversation, Message
 from voiceclone import replies
+from voiceclone.fields import OneFileField
 from voiceclone.validators import plain_text_line
 
 
@@ -162,7 +163,7 @@ class MessageTextInputSerializer(serializers.Serializer):
 class MessageAudioInputSerializer(serializers.Serializer):
     """A spoken message (`multipart/form-data`): the recording is transcribed, then answered."""
 
-    audio = serializers.FileField(help_text="A recording (WAV, MP3, OGG, WebM or M4A), at most UPLOAD_MAX_BYTES.")
+    audio = OneFileField(help_text="A recording (WAV, MP3, OGG, WebM or M4A), at most UPLOAD_MAX_BYTES.")
 
 
 class TurnOutputSerializer(serializers.Serializer):

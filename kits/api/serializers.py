@@ -2,10 +2,11 @@ from rest_framework import serializers
 
 from clones.api.serializers import VoiceOutputSerializer
 from kits.models import VoiceKitImport
+from voiceclone.fields import OneFileField
 
 
 class KitImportInputSerializer(serializers.Serializer):
-    kit = serializers.FileField(help_text="A voice kit zip exported by voiceclone (this or another installation).")
+    kit = OneFileField(help_text="A voice kit zip exported by voiceclone (this or another installation).")
     consent = serializers.BooleanField(
         help_text="Must be true: the speaker in the kit's originals consents to the consent statement "
                   "(GET /api/v1/voices/consent-statement/); the voice is cloned again from them."

@@ -170,6 +170,8 @@ def _check_manifest(archive, infos) -> dict:
         manifest = json.loads(_read_bounded(archive, infos[kit.MANIFEST]).decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise _fail("invalid_manifest", f"manifest.json is not JSON: {exc}") from None
+    except RecursionError:
+        raise _fail("invalid_manifest", "manifest.json is nested too deeply.") from None
     validator = jsonschema.Draft202012Validator(kit.SCHEMA)
     problems = sorted(validator.iter_errors(manifest), key=lambda e: list(e.absolute_path))
     if problems:

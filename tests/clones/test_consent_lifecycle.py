@@ -113,6 +113,26 @@ def test_a_consent_phrase_is_accepted_once_and_only_for_its_voice(alice_api, run
     assert "Someone else" in wrong_voice.json()["errors"]["consent_token"][0]
 
 
+@pytest.mark.parametrize("target", ["create", "originals"])
+def test_two_consent_recordings_are_refused_not_one_silently_dropped(alice_api, alice_voice, emulator_ctl, target):
+    from tests.audio import wav_bytes
+
+    phrase = _phrase(alice_api)
+    before = ConsentRecord.objects.count()
+    form = {"consent": "true", "speaker_name": "Ada Lovelace", "consent_token": phrase["token"],
+            "samples": [_upload("one.wav", wav_bytes(3, seed=1))],
+            "consent_recording": [_upload("a.wav", wav_bytes(3, seed=2)), _upload("b.wav", wav_bytes(3, seed=3))]}
+    if target == "create":
+        response = alice_api.post("/api/v1/voices/", {**form, "name": "Ada", "persona": "You are Ada."},
+                                  format="multipart")
+    else:
+        response = alice_api.post(f"/api/v1/voices/{alice_voice}/originals/", form, format="multipart")
+    assert response.status_code == 400, response.content
+    assert "not 2" in response.json()["errors"]["consent_recording"][0]
+    assert ConsentRecord.objects.count() == before
+    assert Voice.objects.count() == 1
+
+
 def test_api_needs_the_recording_only_when_the_installation_requires_it(alice_api, settings, emulator_ctl):
     from tests.audio import wav_bytes
 

@@ -10,6 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from clones.models import ClipSample, Voice
 from conversations import services as conversation_services
 from conversations.models import Conversation, Message
+from tests.audio import wav_bytes
 from tests.served_audio import served
 from voiceclone import provider
 from voiceclone.events.models import Event
@@ -243,6 +244,9 @@ def test_idempotency_key_returns_the_same_turn(alice_api, alice_conversation, ru
         ({"text": ""}, "json", 400),
         ({"text": "x" * 2001}, "json", 400),
         ({"audio": SimpleUploadedFile("notes.webm", b"this is not audio")}, "multipart", 400),
+        # Two recordings in one message: only one would be heard, so neither is taken.
+        ({"audio": [SimpleUploadedFile("one.wav", wav_bytes(2.0, seed=1)),
+                    SimpleUploadedFile("two.wav", wav_bytes(2.0, seed=2))]}, "multipart", 400),
     ],
 )
 def test_bad_messages_get_clear_errors(alice_api, alice_conversation, payload, fmt, expected):

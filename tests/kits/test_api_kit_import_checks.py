@@ -85,6 +85,16 @@ def test_import_needs_consent(bob_api, kit_files, run_tasks):
     assert not Voice.objects.filter(owner__username="bob").exists()
 
 
+def test_two_kits_in_one_request_are_refused_naming_the_field(bob_api, kit_files, run_tasks):
+    kit = write_kit(kit_files)
+    with run_tasks():
+        response = bob_api.post("/api/v1/voices/import/", {"kit": [kit_upload(kit), kit_upload(kit, name="b.zip")],
+                                                           "consent": "true"}, format="multipart")
+    assert response.status_code == 400, response.content
+    assert "not 2" in response.json()["errors"]["kit"][0]
+    assert not Voice.objects.filter(owner__username="bob").exists()
+
+
 def test_not_a_zip(bob_api, run_tasks):
     refused(import_kit(bob_api, b"this is not a zip file", run_tasks), "not_a_zip")
 
@@ -116,6 +126,28 @@ def test_a_manifest_outside_the_schema_is_refused_with_the_field(bob_api, kit_fi
     body = refused(import_kit(bob_api, write_kit(with_manifest(kit_files, manifest)), run_tasks), "invalid_manifest")
     assert any(error.startswith("voice/name") for error in body["extra"]["errors"])
     assert any(error.startswith("clips/0/sha256") for error in body["extra"]["errors"])
+
+
+@pytest.mark.parametrize("number", [10**30, 1e308], ids=["beyond 64 bits", "float that is whole"])
+@pytest.mark.parametrize("field", ["persona_versions/0/number", "clips/0/version", "clips/0/character_cost"])
+def test_a_number_beyond_what_is_stored_is_refused_with_the_field(bob_api, kit_files, run_tasks, field, number):
+    manifest = manifest_of(kit_files)
+    manifest["persona_versions"] = manifest["persona_versions"] or [{"number": 1, "text": "Ada.", "source": "edit"}]
+    *parents, last = [int(part) if part.isdigit() else part for part in field.split("/")]
+    target = manifest
+    for part in parents:
+        target = target[part]
+    target[last] = number
+    body = refused(import_kit(bob_api, write_kit(with_manifest(kit_files, manifest)), run_tasks), "invalid_manifest")
+    assert any(error.startswith(field) for error in body["extra"]["errors"]), body
+    assert not Voice.objects.filter(owner__username="bob").exists()
+
+
+def test_a_manifest_nested_too_deeply_is_refused(bob_api, kit_files, run_tasks):
+    files = {**kit_files, "manifest.json": b"[" * 100_000 + b"]" * 100_000}
+    sums = {name: hashlib.sha256(data).hexdigest() for name, data in files.items() if name != "SHA256SUMS"}
+    files["SHA256SUMS"] = "".join(f"{digest}  {name}\n" for name, digest in sorted(sums.items())).encode()
+    refused(import_kit(bob_api, write_kit(files, rehash=False), run_tasks), "invalid_manifest")
 
 
 def test_an_unknown_format_version_is_named(bob_api, kit_files, run_tasks):
