@@ -19,12 +19,6 @@ from .lineage import SPEAKERS, replies, store_generated, voice_of_speaker
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def small_retrain(settings):
-    settings.RETRAIN_MIN_CONVERSATIONS = 3
-    settings.RETRAIN_MIN_APPROVED_CLIPS = 3
-    return settings
-
 
 def gated_candidate(voice, staff, emulator_ctl, **shift):
     """Propose, approve and run a retrain (the run task called directly, so the gate it enqueues on commit does

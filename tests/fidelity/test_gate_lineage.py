@@ -15,13 +15,6 @@ from .lineage import SPEAKERS, deep_lineage_history, replies, store_generated, v
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def small_retrain(settings):
-    # A handful of conversations is enough to retrain in these tests (the defaults want 20).
-    settings.RETRAIN_MIN_CONVERSATIONS = 3
-    settings.RETRAIN_MIN_APPROVED_CLIPS = 3
-    return settings
-
 
 def candidate_report(staff_api, run_tasks, voice) -> tuple[int, GateReport]:
     response = staff_api.post("/api/v1/retrain-runs/", {"voice": str(voice.pk)}, format="json")
