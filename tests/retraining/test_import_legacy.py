@@ -47,7 +47,9 @@ def legacy(tmp_path, emulator_ctl):
     """A previous installation: Grandma's voice (referenced by the uploads), two voices the uploads do not
     mention, one voiceclone voice, users' speech, the clone's speech in both places, a broken file."""
     ours = voice_at_provider(name="Ours", originals_s=(20.0,))
-    originals = [wav_bytes(3, seed=301), wav_bytes(4, seed=302)]
+    # Her own voice: other pitches than the replies (speech_like's seed only changes faint noise, so the same
+    # pitch would be the same audio, rightly refused as the clone's speech once the replies are fingerprinted).
+    originals = [wav_bytes(3, seed=301, f0=215.0), wav_bytes(4, seed=302, f0=235.0)]
     grandma = foreign_voice("Grandma", originals)
     unused = foreign_voice("Old experiment", [wav_bytes(2, seed=303)])
     kept = foreign_voice("Keep me", [wav_bytes(2, seed=304)])
