@@ -145,6 +145,9 @@ class ConsentRecord(models.Model):
     speaker_similarity = models.FloatField(null=True, blank=True, help_text="0–1: sounds like the samples' speaker.")
     check_detail = models.TextField(blank=True)
     checked_at = models.DateTimeField(null=True, blank=True)
+    # When the check task was last handed to the queue: the stuck-work sweep hands it again once this is older
+    # than the task timeout and the record is still pending (the task was lost), at most once per timeout.
+    check_enqueued_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True, db_index=True)
     revoked_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

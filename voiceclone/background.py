@@ -19,18 +19,21 @@ def enqueue_on_commit(task: str, *args) -> None:
 
 def stuck_work_sweep() -> dict:
     """Hand work whose worker stopped (heartbeat older than WORK_LEASE_S, voiceclone.leases) or whose
-    task was lost to a new attempt: pending replies, `creating` voices, `running` retrain runs.
+    task was lost to a new attempt: pending replies, `creating` voices, pending consent checks (a voice's clone
+    waits for its check), `running` retrain runs.
 
     Run every STUCK_WORK_SWEEP_S by the cluster's main process (`manage.py qcluster`) and every minute by
-    the schedules. Cheap (three indexed queries when nothing is stuck) and safe alongside live workers,
+    the schedules. Cheap (four indexed queries when nothing is stuck) and safe alongside live workers,
     which claim their rows. Returns the counts re-enqueued.
     """
     from clones.services import voices_creating_sweep
+    from clones.services.consent import consent_checks_sweep
     from conversations.services import messages_pending_sweep
     from retraining.services import retrain_runs_stale_requeue
 
     return {
         "replies": messages_pending_sweep(),
         "voices": voices_creating_sweep(),
+        "consent_checks": consent_checks_sweep(),
         "retrain_runs": len(retrain_runs_stale_requeue()),
     }

@@ -170,6 +170,7 @@ def consent_record_fields(*, recording: ConsentRecording | None, path: str | Non
         "recording_sha256": recording.sha256,
         "statement_file": path,
         "check_status": ConsentRecord.Check.PENDING,
+        "check_enqueued_at": timezone.now(),
     }
 
 
@@ -263,10 +264,36 @@ def consent_recheck(*, record: ConsentRecord) -> ConsentRecord:
     if not record.statement_file:
         raise InvalidState("This consent has no recording to check.")
     with transaction.atomic():
-        ConsentRecord.objects.filter(pk=record.pk).update(check_status=ConsentRecord.Check.PENDING)
+        ConsentRecord.objects.filter(pk=record.pk).update(check_status=ConsentRecord.Check.PENDING,
+                                                          check_enqueued_at=timezone.now())
         enqueue_on_commit("clones.tasks.consent_recording_check", record.pk)
     record.refresh_from_db()
     return record
+
+
+def consent_checks_sweep(*, now=None) -> int:
+    """Hand again the checks whose task was lost: records still `pending` with a recording, not revoked, whose
+    task went to the queue longer ago than the task timeout (Q_TIMEOUT_S). Without this a lost check would keep
+    its voice `creating` for good (the clone waits for the check). A conditional update claims each record, so
+    two sweeps never both enqueue it, and a record is handed again at most once per timeout. The check itself is
+    idempotent (only a pending record is checked). Part of `voiceclone.background.stuck_work_sweep`."""
+    from datetime import timedelta
+
+    from django.db.models import Q
+    from django_q.tasks import async_task
+
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.Q_CLUSTER["timeout"])
+    lost = (ConsentRecord.objects.filter(check_status=ConsentRecord.Check.PENDING, revoked_at__isnull=True)
+            .exclude(statement_file="")
+            .filter(Q(check_enqueued_at__isnull=True) | Q(check_enqueued_at__lt=cutoff)))
+    handed = [pk for pk in lost.values_list("pk", flat=True)[:200]
+              if lost.filter(pk=pk).update(check_enqueued_at=now)]
+    for pk in handed:
+        async_task("clones.tasks.consent_recording_check", pk)
+    if handed:
+        logger.warning("re-enqueued %s consent check(s) whose task was lost: %s", len(handed), handed)
+    return len(handed)
 
 
 # --- the consent gate: a voice whose only consent recordings failed their check is held ---------------------

@@ -173,3 +173,25 @@ def test_originals_whose_batch_consent_failed_are_kept_but_not_cloned_from_until
     proposed = staff_api.post("/api/v1/retrain-runs/", {"voice": alice_voice, "strategy": "originals_only"},
                               format="json")
     assert new_id in [c["clip"] for c in proposed.json()["clips"]]
+
+
+def test_a_lost_consent_check_is_handed_again_by_the_stuck_work_sweep(alice_api, emulator_ctl, run_tasks, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from voiceclone.background import stuck_work_sweep
+
+    voice_id, record = _create(alice_api, emulator_ctl)  # its check's task never runs: lost
+    voice_provider_create(voice_id)  # the clone waits for the check
+    assert stuck_work_sweep()["consent_checks"] == 0  # within the task timeout it may still be queued
+    lost_at = timezone.now() - timedelta(seconds=settings.Q_CLUSTER["timeout"] + 1)
+    ConsentRecord.objects.filter(pk=record.pk).update(check_enqueued_at=lost_at)
+
+    with run_tasks():
+        assert stuck_work_sweep()["consent_checks"] == 1
+    record.refresh_from_db()
+    assert record.check_status == ConsentRecord.Check.PASSED, record.check_detail
+    assert alice_api.get(f"/api/v1/voices/{voice_id}/").json()["status"] == "ready"
+    assert len(_creates_of(emulator_ctl, voice_id)) == 1
+    assert stuck_work_sweep()["consent_checks"] == 0  # checked: nothing left to hand
