@@ -12,13 +12,15 @@ from __future__ import annotations
 import logging
 import secrets
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
+from django_q.tasks import async_task
 
 from audit.services import audit_record
 from clones import storage
@@ -277,11 +279,6 @@ def consent_checks_sweep(*, now=None) -> int:
     its voice `creating` for good (the clone waits for the check). A conditional update claims each record, so
     two sweeps never both enqueue it, and a record is handed again at most once per timeout. The check itself is
     idempotent (only a pending record is checked). Part of `voiceclone.background.stuck_work_sweep`."""
-    from datetime import timedelta
-
-    from django.db.models import Q
-    from django_q.tasks import async_task
-
     now = now or timezone.now()
     cutoff = now - timedelta(seconds=settings.Q_CLUSTER["timeout"])
     lost = (ConsentRecord.objects.filter(check_status=ConsentRecord.Check.PENDING, revoked_at__isnull=True)
