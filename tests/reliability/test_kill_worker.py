@@ -70,6 +70,9 @@ def test_a_worker_killed_mid_turn_is_replaced_and_the_turn_recovers(emulator, em
         worker = wait_for(lambda: _process_holding_connection(cluster.process.pid, port), "the worker's TTS call")
         os.kill(worker, signal.SIGKILL)
         killed_at = time.monotonic()
+        # The retry's speech takes 3 s, so the retrying state lasts long enough to be seen by a poll every
+        # 0.5 s: the queue wakes its worker at once, and an instant retry could start and end between polls.
+        emulator_ctl.add_fault(path=TTS, method="POST", mode="latency", delay_s=3, count=1)
 
         seen_retrying = False
         while True:
