@@ -39,6 +39,18 @@ def _create(api, emulator_ctl, *, says=None):
     return voice_id, ConsentRecord.objects.get(voice_id=voice_id)
 
 
+def _add_original_with_failing_consent(api, voice_id, emulator_ctl, sentence):
+    """POST one original (espeak-ng saying `sentence`) with a consent recording whose transcript is not the phrase."""
+    require_espeak()
+    phrase = _phrase(api)
+    recording = speak_wav(phrase["phrase"], "f2")
+    emulator_ctl.declare_transcript(recording, "Not the phrase at all.")
+    return api.post(f"/api/v1/voices/{voice_id}/originals/", {
+        "consent": "true", "samples": [_upload("more.wav", speak_wav(sentence, "f2"))],
+        "consent_recording": _upload("consent.wav", recording), "consent_token": phrase["token"],
+    }, format="multipart")
+
+
 def test_the_clone_waits_for_the_consent_check_and_follows_a_passing_one(alice_api, emulator_ctl, run_tasks):
     voice_id, record = _create(alice_api, emulator_ctl)
     voice_provider_create(voice_id)  # the creation task, delivered before the check ends
@@ -130,15 +142,8 @@ def test_a_statement_only_api_client_is_not_held(alice_api, emulator_ctl, run_ta
 
 def test_a_failed_recording_added_later_does_not_hold_a_voice_whose_consent_stands(
         alice_api, alice_voice, emulator_ctl, run_tasks):
-    require_espeak()
-    phrase = _phrase(alice_api)
-    recording = speak_wav(phrase["phrase"], "f2")
-    emulator_ctl.declare_transcript(recording, "Not the phrase at all.")
     with run_tasks():
-        response = alice_api.post(f"/api/v1/voices/{alice_voice}/originals/", {
-            "consent": "true", "samples": [_upload("more.wav", speak_wav(SAMPLE_SENTENCES[0], "f2"))],
-            "consent_recording": _upload("consent.wav", recording), "consent_token": phrase["token"],
-        }, format="multipart")
+        response = _add_original_with_failing_consent(alice_api, alice_voice, emulator_ctl, SAMPLE_SENTENCES[0])
     assert response.status_code == 202, response.content
     assert ConsentRecord.objects.filter(voice_id=alice_voice, check_status="failed").count() == 1
     assert alice_api.get(f"/api/v1/voices/{alice_voice}/").json()["status"] == "ready"
@@ -146,15 +151,8 @@ def test_a_failed_recording_added_later_does_not_hold_a_voice_whose_consent_stan
 
 def test_originals_whose_batch_consent_failed_are_kept_but_not_cloned_from_until_accepted(
         alice_api, staff_api, alice_voice, emulator_ctl, run_tasks):
-    require_espeak()
-    phrase = _phrase(alice_api)
-    recording = speak_wav(phrase["phrase"], "f2")
-    emulator_ctl.declare_transcript(recording, "Not the phrase at all.")
     with run_tasks():
-        added = alice_api.post(f"/api/v1/voices/{alice_voice}/originals/", {
-            "consent": "true", "samples": [_upload("more.wav", speak_wav(SAMPLE_SENTENCES[1], "f2"))],
-            "consent_recording": _upload("consent.wav", recording), "consent_token": phrase["token"],
-        }, format="multipart")
+        added = _add_original_with_failing_consent(alice_api, alice_voice, emulator_ctl, SAMPLE_SENTENCES[1])
     assert added.status_code == 202, added.content
     new_id = added.json()["originals"][0]["id"]
     record = ConsentRecord.objects.get(voice_id=alice_voice, check_status="failed")

@@ -47,13 +47,18 @@ def browser():
 def page(browser, live_server):
     context = browser.new_context(base_url=live_server.url)
     context.grant_permissions(["microphone"], origin=live_server.url)
+    yield new_page(context)
+    context.close()
+
+
+def new_page(context):
+    """A page of `context` with the tests' default timeout, collecting its JavaScript errors: they fail the
+    test that caused them (see `assert_no_js_errors`)."""
     page = context.new_page()
     page.set_default_timeout(20_000)
-    # JavaScript errors on the page fail the test that caused them (see `assert_no_js_errors`).
     page.js_errors = []
     page.on("pageerror", lambda error: page.js_errors.append(str(error)))
-    yield page
-    context.close()
+    return page
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from clones.models import Voice
 from conversations import services as conversation_services
 from conversations.models import Message
 from tests.audio import wav_bytes
-from tests.e2e.conftest import PASSWORD
+from tests.e2e.conftest import PASSWORD, new_page
 
 if not Path("/usr/bin/chromium").exists():
     pytest.skip("/usr/bin/chromium is not installed (apt-get install -y chromium)", allow_module_level=True)
@@ -42,11 +42,7 @@ MIN_TARGET_PX = 24
 def phone(browser, live_server):
     context = browser.new_context(base_url=live_server.url, viewport=PHONE, is_mobile=True, has_touch=True,
                                   device_scale_factor=2)
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    page.js_errors = []
-    page.on("pageerror", lambda error: page.js_errors.append(str(error)))
-    yield page
+    yield new_page(context)
     context.close()
 
 

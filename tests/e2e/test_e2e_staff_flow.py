@@ -15,7 +15,7 @@ import pytest
 from clones.models import ClipSample, Voice
 from conversations import services as conversation_services
 from retraining.models import RetrainRun
-from tests.e2e.conftest import PASSWORD
+from tests.e2e.conftest import PASSWORD, new_page
 from tests.retraining.helpers import add_conversations, voice_at_provider
 
 if not Path("/usr/bin/chromium").exists():
@@ -36,12 +36,8 @@ PLAYS = """(audio) => new Promise((resolve, reject) => {
 })"""
 
 
-def new_page(browser, live_server, username):
-    context = browser.new_context(base_url=live_server.url)
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    page.js_errors = []
-    page.on("pageerror", lambda error: page.js_errors.append(str(error)))
+def logged_in_page(browser, live_server, username):
+    page = new_page(browser.new_context(base_url=live_server.url))
     page.goto("/login/")
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(PASSWORD)
@@ -69,11 +65,11 @@ def test_staff_review_retrain_and_promote_while_the_owner_chats(browser, live_se
                                                                 voice_awaiting_review):
     voice = voice_awaiting_review
     conversation = conversation_services.conversation_create(user=alice, voice=voice, title="Waiting for v2")
-    owner = new_page(browser, live_server, "alice")
+    owner = logged_in_page(browser, live_server, "alice")
     owner.goto(f"/conversations/{conversation.pk}/")
     expect(owner.locator("#voice-version")).to_have_text("1")
 
-    admin = new_page(browser, live_server, "staff")
+    admin = logged_in_page(browser, live_server, "staff")
     try:
         # The eligibility panel says what is missing: approved clips.
         admin.goto("/admin/retraining/retrainrun/eligibility/")
