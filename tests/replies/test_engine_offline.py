@@ -338,3 +338,39 @@ def test_every_reply_is_short_and_speakable():
 def test_question_kinds_are_told_apart():
     assert message_intent("Why is the sky blue?") == QUESTION
     assert message_intent("Is it going to rain?") == YES_NO
+
+
+# --- issue 12, re-checked by hand: twenty varied messages with two personas -------------------------------
+
+
+@pytest.mark.parametrize(("message", "intent"), [
+    ("I disagree, I think you're wrong.", "disagree"), ("That's not true at all", "disagree"),
+    ("I agree with you completely", "agree"), ("I had a rough day at work.", "feeling_low"),
+    ("Hello Ada! What are you up to today?", "how_are_you"), ("What's your favourite food?", "favourite"),
+])
+def test_longer_messages_that_agree_disagree_or_share_a_bad_day(message, intent):
+    assert message_intent(message, ignore=frozenset({"ada"})) == intent
+
+
+@pytest.mark.parametrize(("message", "topic"), [
+    ("I went hiking in the Yorkshire Dales last weekend", "the Yorkshire Dales"),
+    ("What should I read next?", None),
+    ("Can you give me some advice on learning to cook?", None),
+])
+def test_time_words_and_asking_words_end_or_make_no_topic(message, topic):
+    assert topic_of(message) == topic
+
+
+def test_a_favourite_is_answered_as_one_and_a_story_is_about_what_was_asked():
+    for persona, voice, _ in PERSONAS:
+        favourite = reply("What's your favourite food?", persona=persona, voice_name=voice).text
+        assert "favourite" in favourite and "food" in favourite, favourite
+        assert not favourite.startswith("I do, yes"), favourite
+        story = reply("Tell me a story about the sea.", persona=persona, voice_name=voice).text
+        assert "the sea" in story, story
+
+
+def test_why_questions_do_not_quote_the_clause():
+    for persona, voice, _ in PERSONAS:
+        text = reply("Why is the sky blue?", persona=persona, voice_name=voice).text
+        assert "sky blue" not in text, text

@@ -173,16 +173,22 @@ EMPTY, GREETING, FAREWELL, THANKS, HOW_ARE_YOU = "empty", "greeting", "farewell"
 HOW_IS = "how_is"
 IDENTITY, AI_CHECK, STORY, JOKE, OPINION = "identity", "ai_check", "story", "joke", "opinion"
 PREFERENCE, ADVICE, QUESTION, YES_NO, REQUEST = "preference", "advice", "question", "yes_no", "request"
+FAVOURITE = "favourite"
 FEELING_LOW, FEELING_HIGH, AGREE, DISAGREE, STATEMENT = "feeling_low", "feeling_high", "agree", "disagree", "statement"
 
 _GREETING_WORDS = frozenset("hi hello hey hiya howdy greetings yo heya hallo hola bonjour morning evening".split())
 _RULES: tuple[tuple[str, re.Pattern], ...] = tuple((intent, re.compile(pattern, re.I)) for intent, pattern in (
     (AI_CHECK, r"\bare you (?:an? )?(?:real|actual|human|robot|bot|machine|person|ai|alive|computer|program)\b"
                r"|\b(?:is this|am i talking to) (?:a )?(?:robot|bot|machine|ai|real)\b"),
+    # "I disagree, I think you're wrong": before the rules below, whatever else the sentence says.
+    (DISAGREE, r"\bi (?:really )?(?:don't|do not|can't|cannot) agree\b|\bi (?:totally |completely )?disagree\b"
+               r"|\byou(?:'re| are) (?:wrong|mistaken)\b|\bthat(?:'s| is) (?:not (?:true|right)|wrong)\b"),
+    (AGREE, r"\bi (?:totally |completely |quite )?agree\b|\byou(?:'re| are) (?:so |quite |absolutely )?right\b"),
     (IDENTITY, r"\bwho are you\b|\bwhat(?:'s| is) your name\b|\btell me about yourself\b|\bintroduce yourself\b"
                r"|\bwho am i (?:talking|speaking) (?:to|with)\b|\bwhat do you do\b"),
     (HOW_ARE_YOU, r"\bhow (?:are|r) (?:you|u|things)\b|\bhow(?:'s| is) (?:it going|life|your day|everything)\b"
-                  r"|\bhow do you do\b|\bhow have you been\b|\byou (?:ok|okay|alright|all right)\b"),
+                  r"|\bhow do you do\b|\bhow have you been\b|\byou (?:ok|okay|alright|all right)\b"
+                  r"|\bwhat(?:'s| is| are| have) you (?:been )?(?:up to|doing)\b|\bwhat(?:'s| is) new\b"),
     (HOW_IS, r"\bhow(?:'s| is| are) (?:the|your|my|our|things with)\s+\w+"),
     (FAREWELL, r"^(?:ok(?:ay)?[, ]+)?(?:bye|goodbye|good night|goodnight|see (?:you|ya)|talk (?:to you )?later"
                r"|farewell|cheerio|take care|gotta go|i have to go|i'?m off)\b"),
@@ -192,6 +198,7 @@ _RULES: tuple[tuple[str, re.Pattern], ...] = tuple((intent, re.compile(pattern, 
             r"|\bstory time\b"),
     (OPINION, r"\bwhat do you (?:think|reckon|make) (?:of|about)\b|\byour (?:opinion|view|take|thoughts) on\b"
               r"|\bhow do you feel about\b"),
+    (FAVOURITE, r"\bwhat(?:'s| is| are) your favou?rites?\s+\w"),
     (PREFERENCE, r"\bdo you (?:like|love|enjoy|prefer|hate)\b|\bwhat(?:'s| is| are) your favou?rite\b"
                  r"|\bwhich do you prefer\b"),
     (REQUEST, r"\b(?:can|could|would|will) you (?:please )?(?:tell|explain|describe|share|give|say|talk|teach"
@@ -200,7 +207,8 @@ _RULES: tuple[tuple[str, re.Pattern], ...] = tuple((intent, re.compile(pattern, 
              r"|\b(?:can|could) you help\b|\bgive me (?:some )?(?:tips|advice)\b|\bshould i\b|\bhelp me\b"),
     (FEELING_LOW, r"\bi(?:'m| am| feel| felt|'ve been| have been)(?: so| really| a bit| very| quite)? "
                   r"(?:sad|tired|exhausted|stressed|lonely|bored|worried|anxious|upset|down|ill|sick|awful|terrible"
-                  r"|miserable|unwell)\b|\bbad day\b|\bnot (?:feeling )?(?:great|good|well)\b"),
+                  r"|miserable|unwell)\b|\bnot (?:feeling )?(?:great|good|well)\b"
+                  r"|\b(?:bad|rough|hard|tough|awful|terrible|horrible|stressful|long) (?:day|week|night)\b"),
     (FEELING_HIGH, r"\bi(?:'m| am| feel|'ve been)(?: so| really| very| quite)? (?:happy|excited|great|glad"
                    r"|thrilled|delighted|proud|wonderful|fantastic|good)\b|\bgood news\b|\bguess what\b"),
 ))
@@ -255,6 +263,7 @@ _NP_STOP = frozenset("""
     used uses use goes lives lived says makes bakes baked cooks cooked tries wants wanted likes liked loves
     loved knows knew thinks thought looks looked seems seemed feels felt gets keeps kept taught works worked
     calls called died passed moved started stopped burnt burned broke fell
+    last next ago advice tips help idea ideas question questions
 """.split())
 _VERB_OBJECT = re.compile(
     r"\b(?:about|like|love|enjoy|hate|prefer|make|makes|made|bake|baking|cook|cooking|keep|shape|build|grow"
@@ -263,6 +272,10 @@ _VERB_OBJECT = re.compile(
 )
 _DETERMINED = re.compile(r"\b(?P<det>my|our|your|the|a|an|some)\s+(?P<rest>[^.,;:!?]+)", re.I)
 _POSSESSIVE_SWAP = {"my": "your", "our": "your", "your": "my"}
+# What a favourite is asked for ("your favourite food" → "food"), and what a story should be about
+# ("a story about the sea" → "the sea"): the reply names these rather than a topic found elsewhere.
+_FAVOURITE_OF = re.compile(r"\bfavou?rites?\s+(?P<rest>[^.,;:!?]+)", re.I)
+_STORY_ABOUT = re.compile(r"\b(?:story|stories|tale|tales)\s+(?:about|of|with)\s+(?P<rest>[^.,;:!?]+)", re.I)
 _DETERMINERS = frozenset(("a", "an", "the", "some", *_POSSESSIVE_SWAP))
 _MAX_TOPIC_WORDS = 3
 
@@ -286,6 +299,11 @@ def topic_of(text: str, *, ignore: frozenset[str] = frozenset()) -> str | None:
     if det in _POSSESSIVE_SWAP:
         return f"{_POSSESSIVE_SWAP[det]} {phrase}"
     return f"{det} {phrase}" if det in ("a", "an", "the", "some") else phrase
+
+
+def _phrase_after(pattern: re.Pattern, text: str, ignore: frozenset[str]) -> str | None:
+    match = pattern.search(text)
+    return _noun_phrase(match.group("rest"), ignore) if match else None
 
 
 def _noun_phrase(rest: str, ignore: frozenset[str]) -> str | None:
@@ -350,6 +368,8 @@ _TEMPLATES: dict[str, tuple[str, ...]] = {
         "I'm AI-generated speech in a cloned voice, not a human. Still happy to keep you company.",
     ),
     STORY: (
+        "A short one about {topic}, then. Someone who thought they knew all about {topic} spent a whole day "
+        "finding out otherwise, and came home happier for it. The best stories start like that, don't they?",
         "Here's a short one. Once, on a grey morning, {role_less} found that the thing they had given up on "
         "had worked after all, laughed, and started again.",
         "A tiny story, then. A traveller asked an old friend what made a good day, and the friend said: "
@@ -369,6 +389,12 @@ _TEMPLATES: dict[str, tuple[str, ...]] = {
         "I have mixed feelings about {topic}, if I'm honest. What do you think?",
         "Speaking as {role}, I'd say it depends on the day. What's your take?",
         "Good question. I think there's more to it than meets the eye. What do you reckon?",
+    ),
+    FAVOURITE: (
+        "My favourite {thing}? Hard to pick just one, honestly. What's yours?",
+        "Now that's a tough one. I change my mind about {thing} every week! Which is your favourite?",
+        "Ooh, I'd need a minute to choose a favourite {thing}. Tell me yours first?",
+        "I have a few, and they change with my mood. What's your favourite {thing}?",
     ),
     PREFERENCE: (
         "I do, yes! I'm always happy to talk about {topic}. Do you?",
@@ -506,6 +532,10 @@ class OfflineEngine:
         ignore = frozenset(_words(persona.name or ""))
         intent = message_intent(message, ignore=ignore)
         topic = topic_of(message, ignore=ignore) if intent in _TOPIC_INTENTS else None
+        if intent == STORY:
+            topic = _phrase_after(_STORY_ABOUT, message, ignore)
+        elif intent == QUESTION and _words(message)[:1] == ["why"]:
+            topic = None  # "Why is the sky blue?": what follows "why is" is a clause, not a noun phrase
         fields = {
             "name": persona.name,
             "role": persona.role,
@@ -515,6 +545,7 @@ class OfflineEngine:
             "Topic": _capitalise(topic) if topic else None,
             "ack": _ACK[persona.tone],
             "greet": _GREET[persona.tone],
+            "thing": _phrase_after(_FAVOURITE_OF, message, ignore) if intent == FAVOURITE else None,
         }
         candidates = [t for t in _TEMPLATES[intent] if all(fields.get(key) for key in _FIELD.findall(t))]
         candidates = candidates or [FALLBACK]
