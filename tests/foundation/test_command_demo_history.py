@@ -55,3 +55,34 @@ def test_demo_history_then_the_readme_steps_promote_a_retrain(client, emulator_c
         call_command("demo", "--history", stdout=StringIO())
     assert Voice.objects.filter(name="Ben (demo with history)").count() == 1
     assert voice.conversations.count() == conversations
+
+
+def test_demo_history_waits_for_a_cluster_worker_that_claimed_the_voice(emulator_ctl, run_tasks, settings):
+    """With bin/run's cluster running, the creation task the command's own voice_create enqueued may be
+    claimed by a worker before the command creates the clone inline; the command used to fail at once
+    ("The history voice could not be created: ", no reason). It now waits for the worker, or for the
+    worker's lease to lapse and takes the creation over."""
+    from django.contrib.auth import get_user_model
+    from django.utils import timezone
+
+    from voiceclone.management.commands.demo import demo_recording
+    from voiceclone.management.demo_history import HISTORY_VOICE_NAME
+    from tests.factories import ClipSampleFactory, ConsentRecordFactory, VoiceFactory
+
+    settings.DEBUG = True
+    settings.WORK_LEASE_S = 1
+    call_command("demo", stdout=StringIO())
+    admin = get_user_model().objects.get(username="admin")
+    voice = VoiceFactory(owner=admin, name=HISTORY_VOICE_NAME, status=Voice.Status.CREATING, with_version=False)
+    ConsentRecordFactory(voice=voice)
+    for seed in (20, 21):
+        ClipSampleFactory(voice=voice, source=ClipSample.Source.ORIGINAL, text="", audio=demo_recording(seconds=10.0, seed=seed),
+                          content_type="audio/wav")
+    Voice.objects.filter(pk=voice.pk).update(claimed_at=timezone.now())  # a live worker holds it
+
+    with run_tasks():
+        call_command("demo", "--history", stdout=StringIO())
+
+    voice.refresh_from_db()
+    assert voice.status == Voice.Status.READY and voice.current_version.number == 1
+    assert voice.conversations.count() >= django_settings.RETRAIN_MIN_CONVERSATIONS

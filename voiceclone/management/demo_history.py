@@ -9,6 +9,8 @@ a second call only tops up what is missing.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -50,6 +52,19 @@ class HistoryResult:
     pending: int
 
 
+def _done_here_or_by_a_worker(attempt: Callable[[], object], current: Callable[[], object],
+                               busy: Callable[[object], bool]):
+    """Run a step inline; when a cluster worker holds it (bin/run's cluster picks up the task the step's
+    service enqueued, and may claim it first), wait for that worker to finish, or for its lease to lapse
+    and take the step over. Returns the object's final state."""
+    result = attempt()
+    deadline = time.monotonic() + 3 * settings.WORK_LEASE_S + 60
+    while busy(result := current()) and time.monotonic() < deadline:
+        time.sleep(0.25)
+        attempt()
+    return result
+
+
 def _recordings() -> list[clone_services.SampleUpload]:
     from voiceclone.management.commands.demo import demo_recording
 
@@ -74,7 +89,10 @@ def demo_history_seed(*, owner) -> HistoryResult:
     if voice.status == Voice.Status.FAILED:
         clone_services.voice_retry(voice=voice)
     if voice.status in (Voice.Status.CREATING, Voice.Status.FAILED):
-        voice = clone_services.voice_provider_create(voice_id=voice.pk)
+        voice = _done_here_or_by_a_worker(
+            lambda: clone_services.voice_provider_create(voice_id=voice.pk),
+            lambda: Voice.objects.get(pk=voice.pk), lambda v: v.status == Voice.Status.CREATING,
+        )
     if voice.status != Voice.Status.READY:
         raise RuntimeError(f"The history voice could not be created: {voice.failure_reason}")
 
@@ -117,7 +135,9 @@ def _converse(*, voice: Voice, owner, index: int) -> None:
     if index >= len(PROMPTS):
         prompt = f"{prompt} (again, {index // len(PROMPTS) + 1})"
     _, reply = conversation_services.message_send(conversation=conversation, text=prompt)
-    conversation_services.message_reply_generate(message_id=reply.pk)
-    reply = Message.objects.get(pk=reply.pk)
+    reply = _done_here_or_by_a_worker(
+        lambda: conversation_services.message_reply_generate(message_id=reply.pk),
+        lambda: Message.objects.get(pk=reply.pk), lambda m: m.status == Message.Status.PENDING,
+    )
     if reply.status != Message.Status.READY:
         raise RuntimeError(f"A demo reply could not be spoken: {reply.failure_reason or reply.status}")
