@@ -75,8 +75,12 @@ def message_send(
     audio: bytes | None = None,
     audio_filename: str = "",
     idempotency_key: str = "",
+    paced: bool = True,
 ) -> tuple[Message, Message]:
     """Store a user message (text or a recording) and a pending assistant reply; enqueue the turn.
+
+    `paced=False` skips the turn rate (CHAT_TURN_RATE) for turns the system itself seeds (`manage.py demo
+    --history` sends two dozen at once); the daily TTS allowance still applies.
 
     Returns (user_message, assistant_message). With an `idempotency_key` already used in this
     conversation, returns the existing pair instead of creating a second turn, also when the
@@ -98,7 +102,7 @@ def message_send(
     if not voice_is_usable_by(user=conversation.user, voice=voice):
         raise InvalidState(f"The voice “{voice.name}” is no longer shared with you.")
     try:
-        _turn_allowance_check(user_id=conversation.user_id)
+        _turn_allowance_check(user_id=conversation.user_id, paced=paced)
     except RateLimited:
         # Concurrent repeats of one key each count as an attempt: one whose turn exists by now
         # answers that turn, like any repeat, rather than a 429.
@@ -185,7 +189,7 @@ def _turn_for_key(conversation: Conversation, key: str) -> tuple[Message, Messag
     return (existing, existing.reply) if existing is not None else None
 
 
-def _turn_allowance_check(*, user_id) -> None:
+def _turn_allowance_check(*, user_id, paced: bool = True) -> None:
     """Refuse a turn (RateLimited, 429) when today's TTS budget is spent or turns come too fast.
 
     The budget is refused here, before anything is stored, when it is already used up: the user
@@ -200,7 +204,8 @@ def _turn_allowance_check(*, user_id) -> None:
             f"{wait_phrase(resets_in)} (00:00 UTC).",
             code="tts_budget_exhausted", retry_after_s=resets_in,
         )
-    ratelimit.attempt_or_refuse("chat-turn", str(user_id), settings.CHAT_TURN_RATE, what="messages")
+    if paced:
+        ratelimit.attempt_or_refuse("chat-turn", str(user_id), settings.CHAT_TURN_RATE, what="messages")
 
 
 def _tts_budget_check(message: Message) -> None:

@@ -17,6 +17,9 @@ RUNS = "/admin/retraining/retrainrun/"
 
 def test_demo_history_then_the_readme_steps_promote_a_retrain(client, emulator_ctl, run_tasks, settings):
     settings.DEBUG = True  # the demo admin has the well-known password only in development (docs/production.md)
+    # bin/run's turn rate (test settings switch it off): the command seeds two dozen turns in well under a
+    # minute, which a newcomer's run of the README's command hit ("Too many messages: at most 20 every minute").
+    settings.CHAT_TURN_RATE = (20, 60)
     out = StringIO()
     with run_tasks():
         call_command("demo", "--history", stdout=out)
@@ -76,8 +79,8 @@ def test_demo_history_waits_for_a_cluster_worker_that_claimed_the_voice(emulator
     voice = VoiceFactory(owner=admin, name=HISTORY_VOICE_NAME, status=Voice.Status.CREATING, with_version=False)
     ConsentRecordFactory(voice=voice)
     for seed in (20, 21):
-        ClipSampleFactory(voice=voice, source=ClipSample.Source.ORIGINAL, text="", audio=demo_recording(seconds=10.0, seed=seed),
-                          content_type="audio/wav")
+        ClipSampleFactory(voice=voice, source=ClipSample.Source.ORIGINAL, text="", content_type="audio/wav",
+                          audio=demo_recording(seconds=10.0, seed=seed))
     Voice.objects.filter(pk=voice.pk).update(claimed_at=timezone.now())  # a live worker holds it
 
     with run_tasks():

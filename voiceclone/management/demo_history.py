@@ -134,7 +134,7 @@ def _converse(*, voice: Voice, owner, index: int) -> None:
     prompt = PROMPTS[index % len(PROMPTS)]
     if index >= len(PROMPTS):
         prompt = f"{prompt} (again, {index // len(PROMPTS) + 1})"
-    _, reply = conversation_services.message_send(conversation=conversation, text=prompt)
+    _, reply = conversation_services.message_send(conversation=conversation, text=prompt, paced=False)
     reply = _done_here_or_by_a_worker(
         lambda: conversation_services.message_reply_generate(message_id=reply.pk),
         lambda: Message.objects.get(pk=reply.pk), lambda m: m.status == Message.Status.PENDING,
