@@ -159,6 +159,12 @@ class ApiAutoSchema(AutoSchema):
         operation["responses"] = dict(sorted(responses.items()))
         return operation
 
+    def _refuses_reads_beyond_read_actions(self) -> bool:
+        """A view that shows users objects they may not manage (VoiceViewSet.READ_ACTIONS: a shared voice
+        is listed and retrieved) answers its other reads of such an object with 403 (e.g. its consents)."""
+        read_actions = getattr(self.view, "READ_ACTIONS", None)
+        return read_actions is not None and getattr(self.view, "action", None) not in read_actions
+
     def _common_errors(self, operation) -> list[tuple[str, str, dict | None]]:
         parameters = operation.get("parameters", [])
         has_body = "requestBody" in operation
@@ -174,10 +180,12 @@ class ApiAutoSchema(AutoSchema):
                                   "or a body that cannot be parsed (`parse_error`).", None))
         if secured:
             errors.append(("401", "No credentials, or credentials that are not valid.", WWW_AUTHENTICATE))
-        if secured and (unsafe or staff_collection):
+        shared_read_refused = names_object and not unsafe and self._refuses_reads_beyond_read_actions()
+        if secured and (unsafe or staff_collection or shared_read_refused):
             errors.append(("403", "Not allowed: " + ", ".join(filter(None, [
                 "staff only" if self.is_staff_only() else "",
                 "an object you may read but not change (e.g. a shared voice)" if unsafe and names_object else "",
+                "a voice shared with you, which you may chat with but not manage" if shared_read_refused else "",
                 "a session request without its CSRF token" if unsafe else "",
             ])) + ".", None))
         if names_object:

@@ -274,3 +274,24 @@ def test_staff_voice_list_page_keeps_shared_voices_apart(client, staff, alice):
 
     assert "Shared Sam" in html
     assert "Private Pat" not in html
+
+
+def test_every_read_of_a_shared_voice_answers_a_documented_status(bob_api, shared_voice):
+    """Found by schemathesis against the served schema as a new user, whose voice list holds only the shared
+    demo voice: `GET /voices/{id}/consents/` answered 403 (chat only), a status its operation did not list.
+    Every read under /voices/{id}/ now answers, for a shared voice, a status its operation documents."""
+    schema = bob_api.get("/api/schema/", {"format": "json"}).json()
+    checked = 0
+    for path, operations in schema["paths"].items():
+        if not path.startswith("/api/v1/voices/{id}/") or "get" not in operations:
+            continue
+        url = path.replace("{id}", str(shared_voice.pk))
+        url = url.replace("{draft_id}", "1").replace("{number}", "1").replace("{consent_id}", "1")
+        response = bob_api.get(url)
+        assert str(response.status_code) in operations["get"]["responses"], (path, response.status_code)
+        assert response.status_code < 500
+        checked += 1
+    assert checked >= 8
+    consents = schema["paths"]["/api/v1/voices/{id}/consents/"]["get"]["responses"]
+    assert "shared with you" in consents["403"]["description"]
+    assert bob_api.get(f"/api/v1/voices/{shared_voice.pk}/consents/").json()["code"] == "permission_denied"
