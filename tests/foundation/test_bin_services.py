@@ -126,3 +126,28 @@ def test_bin_services_starts_quietly_and_ctrl_c_stops_every_process(tmp_path):
     assert "stopped 3 service(s)" in text
     left = [pid for pid, start in processes.items() if still_running(pid, start)]
     assert left == [], f"still running after Ctrl-C: {left}"
+
+
+def test_a_second_bin_run_on_taken_ports_says_so_and_starts_nothing(tmp_path):
+    """Seen from outside: a second bin/run with the same EMULATOR_PORT printed "emulator … ready" (the first
+    run's emulator answered its readiness check while its own failed to bind), went on to migrate and seed,
+    and overwrote the first run's logs. It now stops at once with one clear line."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {
+            key: value for key, value in os.environ.items()
+            if not key.startswith(("DJANGO_", "ELEVENLABS_", "PYTEST_")) and key != "DATABASE_URL"
+        }
+        env.update({"DJANGO_SETTINGS_MODULE": "voiceclone.settings", "PORT": str(free_port()),
+                    "EMULATOR_PORT": str(port), "VAR_DIR": str(tmp_path / "var"),
+                    "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"})
+        result = subprocess.run([sys.executable, "bin/services"], cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
+                                capture_output=True, text=True, timeout=120)
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"port {port} is already in use" in result.stdout and "EMULATOR_PORT=" in result.stdout, result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+    assert "emulator  http" not in result.stdout  # no service was reported ready
+    assert not list((tmp_path / "var").glob("*.log"))  # nothing started, no log written
