@@ -31,6 +31,7 @@ from django.utils.text import Truncator
 
 from voiceclone.errors import ApplicationError
 from voiceclone.validators import is_uuid
+from voiceclone.wording import counted
 
 from personas.admin import persona_history_html
 
@@ -131,7 +132,7 @@ class VoiceAdmin(admin.ModelAdmin):
         for voice in voices:
             services.voice_share(voice=voice, is_shared=is_shared)
         verb = "shared with every user" if is_shared else "no longer shared"
-        self.message_user(request, f"{len(voices)} voice(s) {verb}.", messages.SUCCESS)
+        self.message_user(request, f"{counted(len(voices), 'voice')} {verb}.", messages.SUCCESS)
         not_ready = [v.name for v in voices if is_shared and v.status != Voice.Status.READY]
         if not_ready:
             self.message_user(
@@ -143,14 +144,14 @@ class VoiceAdmin(admin.ModelAdmin):
         voices = list(queryset.exclude(status=Voice.Status.DISABLED))
         for voice in voices:
             services.voice_disable(voice=voice)
-        self.message_user(request, f"{len(voices)} voice(s) disabled.", messages.SUCCESS)
+        self.message_user(request, f"{counted(len(voices), 'voice')} disabled.", messages.SUCCESS)
 
     @admin.action(description="Revoke consent (irreversible: provider voices deleted, audio locked, read-only)")
     def revoke_consent(self, request, queryset):
         voices = list(queryset.exclude(status=Voice.Status.REVOKED))
         for voice in voices:
             services.consent_revoke(voice=voice, by=request.user, reason="revoked by staff in the admin")
-        self.message_user(request, f"Consent revoked for {len(voices)} voice(s); their provider voices are being "
+        self.message_user(request, f"Consent revoked for {counted(len(voices), 'voice')}; their provider voices are being "
                                    "deleted.", messages.SUCCESS)
 
     @admin.action(description="Hard delete (data-subject request): provider voices, files and rows")
@@ -166,8 +167,8 @@ class VoiceAdmin(admin.ModelAdmin):
                 continue
             self.message_user(
                 request,
-                f"{report['voice_name']} erased: {len(report['provider_voices_deleted'])} provider voice(s), "
-                f"{report['files_deleted']} file(s), rows {report['rows_deleted']}; consent records kept: "
+                f"{report['voice_name']} erased: {counted(len(report['provider_voices_deleted']), 'provider voice')}, "
+                f"{counted(report['files_deleted'], 'file')}, rows {report['rows_deleted']}; consent records kept: "
                 f"{report['consent_records_kept']}.", messages.SUCCESS,
             )
 
@@ -224,7 +225,7 @@ class VoiceAdmin(admin.ModelAdmin):
             except ApplicationError as exc:
                 self.message_user(request, f"{voice.name}: {exc.message}", messages.WARNING)
         if drafted:
-            self.message_user(request, f"Drafting {drafted} persona(s); review them under Persona drafts.")
+            self.message_user(request, f"Drafting {counted(drafted, 'persona')}; review them under Persona drafts.")
 
     class Media:
         css = {"all": ["admin_clones/clips.css"]}
@@ -372,7 +373,7 @@ class ConsentRecordAdmin(admin.ModelAdmin):
             except ApplicationError as exc:
                 refused.append(f"{record}: {exc.message}")
         if done:
-            self.message_user(request, f"{done} consent recording(s) accepted; voices held for them are released.",
+            self.message_user(request, f"{counted(done, 'consent recording')} accepted; voices held for them are released.",
                               messages.SUCCESS)
         for line in refused[:10]:
             self.message_user(request, line, messages.WARNING)
@@ -389,7 +390,7 @@ class ConsentRecordAdmin(admin.ModelAdmin):
         for record in queryset.exclude(statement_file=""):
             services.consent_recheck(record=record)
             done += 1
-        self.message_user(request, f"{done} recording(s) will be checked again.", messages.SUCCESS)
+        self.message_user(request, f"{counted(done, 'recording')} will be checked again.", messages.SUCCESS)
 
 
 # --- Clips: filters ---------------------------------------------------------------------------------------
@@ -695,10 +696,10 @@ class ClipSampleAdmin(admin.ModelAdmin):
             self.message_user(request, _error_text(exc), messages.ERROR)
             return
         label = ClipSample.ReviewStatus(status).label.lower()
-        self.message_user(request, f"{result.updated} clip(s) marked {label}.", messages.SUCCESS)
+        self.message_user(request, f"{counted(result.updated, 'clip')} marked {label}.", messages.SUCCESS)
         if result.skipped_ids:
             self.message_user(
-                request, f"{len(result.skipped_ids)} clip(s) skipped: only generated clips are reviewed.",
+                request, f"{counted(len(result.skipped_ids), 'clip')} skipped: only generated clips are reviewed.",
                 messages.WARNING,
             )
 
@@ -736,7 +737,7 @@ class ClipSampleAdmin(admin.ModelAdmin):
     @admin.action(description="Re-analyse selected clips")
     def reanalyse_clips(self, request, queryset):
         count = services.clips_reanalyse(clip_ids=queryset.order_by().values_list("pk", flat=True))
-        self.message_user(request, f"Re-analysis queued for {count} clip(s).", messages.SUCCESS)
+        self.message_user(request, f"Re-analysis queued for {counted(count, 'clip')}.", messages.SUCCESS)
 
     # -- the review queue (keyboard-driven) --
 

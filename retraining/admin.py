@@ -22,6 +22,7 @@ from clones.models import Voice, VoiceVersion
 from fidelity.probes import probe_characters
 from voiceclone import provider
 from voiceclone.errors import ApplicationError
+from voiceclone.wording import counted
 
 from . import selectors, services
 from .models import ProviderVoiceDeletion, RetrainRun, RetrainRunClip
@@ -411,7 +412,7 @@ class RetrainRunAdmin(admin.ModelAdmin):
             except ApplicationError as exc:
                 self.message_user(request, f"Run #{run.pk}: {exc.message}", messages.ERROR)
         if done:
-            self.message_user(request, f"{done} run(s) {done_verb}.", messages.SUCCESS)
+            self.message_user(request, f"{counted(done, 'run')} {done_verb}.", messages.SUCCESS)
 
     @admin.action(description="Approve selected proposed runs")
     def approve_runs(self, request, queryset):

@@ -204,7 +204,7 @@ def test_staff_share_and_unshare_voices_from_the_admin(client, staff, alice):
 
     response = client.post(changelist, {"action": "share_voices", helpers.ACTION_CHECKBOX_NAME: [str(voice.pk)]},
                            follow=True)
-    assert "1 voice(s) shared with every user" in response.content.decode()
+    assert "1 voice shared with every user" in response.content.decode()
     assert Voice.objects.get(pk=voice.pk).is_shared is True
 
     client.post(changelist, {"action": "unshare_voices", helpers.ACTION_CHECKBOX_NAME: [str(voice.pk)]})

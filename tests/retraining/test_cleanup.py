@@ -104,3 +104,12 @@ def test_staff_may_free_the_slot_of_a_disabled_voice(staff_api, emulator_ctl, ru
     with run_tasks():
         assert staff_api.post(f"/api/v1/quota/versions/{active.pk}/delete/").status_code == 202
     assert active.provider_voice_id not in emulator_ctl.voice_ids()
+
+
+def test_the_quota_page_words_its_counts_in_the_right_number(client, staff, settings, emulator_ctl):
+    """Re-checked at 1,366 px: the page said "Keep 1 archived version(s) per voice"."""
+    settings.ARCHIVED_VOICES_KEEP = 1
+    client.force_login(staff)
+    page = client.get("/admin/retraining/retrainrun/quota/").content.decode()
+    assert "Keep 1 archived version per voice for rollback." in page
+    assert "(s)" not in page
