@@ -87,7 +87,9 @@ FIRST_PAGE_CURSOR = "bz0w"  # base64("o=0")
 REJECT_NEEDS_REASON = ("Rejecting needs a `reason`, approving does not; OpenAPI 3.0 cannot make one field required by "
                        "another's value, so `status: rejected` without a reason is schema-valid and rightly a 400.")
 UPLOADS = ("A voice needs decodable speech of the allowed length in every sample and an ISO 639-1 `language` "
-           "(any case, e.g. `FR`); a JSON Schema cannot say either, so every schema-valid case is rightly a 400.")
+           "(any case, e.g. `FR`); a JSON Schema cannot say either, so every schema-valid case is rightly a 400. "
+           "`consent: false` is schema-valid too (a boolean field) and rightly a 400 `consent_missing` (seen when "
+           "schemathesis ran against the served schema as staff with 20 examples per operation).")
 WEBHOOK_URL = ("`format: uri` is looser than the URLs a webhook accepts (Django's URLValidator: http(s), host labels "
                "of at most 63 characters; no private addresses in production).")
 EXCEPTIONS: dict[str, dict[str, str]] = {
