@@ -133,6 +133,7 @@ def voice_create(
     consent_token: str = "",
     via: str = "api",
     every_sample: bool = False,
+    paced: bool = True,
 ) -> Voice:
     """Create a Voice from consented recordings and enqueue the provider clone.
 
@@ -150,7 +151,8 @@ def voice_create(
     (key `samples`) for bad files, silent or near-silent ones included. Stores originals as ClipSample(source=original) and a ConsentRecord, then
     enqueues `clones.tasks.voice_provider_create` on commit. The voice answers `creating`.
     """
-    ratelimit.attempt_or_refuse("voice-create", str(owner.pk), settings.VOICE_CREATE_RATE, what="voice creations")
+    if paced:  # `paced=False`: the demo data `manage.py demo` seeds, not a person's request
+        ratelimit.attempt_or_refuse("voice-create", str(owner.pk), settings.VOICE_CREATE_RATE, what="voice creations")
     from .consent import consent_recording_required
 
     if not consent:

@@ -82,7 +82,7 @@ def demo_history_seed(*, owner) -> HistoryResult:
     if voice is None:
         voice = clone_services.voice_create(
             owner=owner, name=HISTORY_VOICE_NAME, persona=HISTORY_PERSONA, language="en", samples=_recordings(),
-            consent=True, speaker_name="Ben (synthetic demo speaker)", via="system",
+            consent=True, speaker_name="Ben (synthetic demo speaker)", via="system", paced=False,
         )
         for original in voice.clips.filter(source=ClipSample.Source.ORIGINAL):
             clone_services.clip_analyse(clip_id=original.pk)

@@ -68,7 +68,10 @@ class Command(BaseCommand):
                 "Run `manage.py demo --admin` for one with a random password, or `manage.py createsuperuser`."
             )
             return
-        voice = Voice.objects.filter(owner=user, name=DEMO_VOICE_NAME).exclude(status="disabled").first()
+        # A disabled demo voice, or one whose (synthetic) speaker's consent staff revoked, never speaks again:
+        # a new one is made, or bin/run, which runs this at every start, could not start any more.
+        voice = (Voice.objects.filter(owner=user, name=DEMO_VOICE_NAME)
+                 .exclude(status__in=(Voice.Status.DISABLED, Voice.Status.REVOKED)).first())
         if voice is None:
             voice = services.voice_create(
                 owner=user,
@@ -77,7 +80,7 @@ class Command(BaseCommand):
                 language="en",
                 samples=[services.SampleUpload(filename="ada-demo.wav", data=demo_recording())],
                 consent=True,
-                via="system",
+                via="system", paced=False,
                 speaker_name="Ada (synthetic demo speaker)",
             )
         if voice.status in (Voice.Status.CREATING, Voice.Status.FAILED):
