@@ -637,6 +637,8 @@ KIT_IMPORT_MAX_BYTES = env_int("KIT_IMPORT_MAX_BYTES", 1024 * 1024 * 1024, minim
 KIT_IMPORT_MAX_UNCOMPRESSED_BYTES = env_int("KIT_IMPORT_MAX_UNCOMPRESSED_BYTES", 2 * 1024 * 1024 * 1024, minimum=1024)
 KIT_IMPORT_MAX_FILES = env_int("KIT_IMPORT_MAX_FILES", 20_000, minimum=10)
 KIT_IMPORT_MAX_RATIO = env_int("KIT_IMPORT_MAX_RATIO", 100, minimum=2)
+# manifest.json: this much for the voice, its persona history and lineage, plus 32 KB per audio file.
+KIT_IMPORT_MAX_MANIFEST_BYTES = env_int("KIT_IMPORT_MAX_MANIFEST_BYTES", 8 * 1024 * 1024, minimum=64 * 1024)
 
 # Persona refinement: how many recent conversations (and messages of each) a draft reads.
 PERSONA_DRAFT_CONVERSATIONS = env_int("PERSONA_DRAFT_CONVERSATIONS", 20, minimum=1)
