@@ -604,6 +604,9 @@ RETRAIN_PREVIEW_TEXT = env.str(
 RETRAIN_SCAN_INTERVAL_MIN = env_int("RETRAIN_SCAN_INTERVAL_MIN", 24 * 60, minimum=1)
 RETRAIN_SLOT_RECHECK_MIN = env_int("RETRAIN_SLOT_RECHECK_MIN", 1, minimum=1)
 ARCHIVED_VOICES_CLEANUP_INTERVAL_MIN = env_int("ARCHIVED_VOICES_CLEANUP_INTERVAL_MIN", 60, minimum=1)
+# A provider-voice deletion that failed is retried after this many seconds, doubling per attempt, at most the
+# cleanup interval (retraining.services.cleanup.deletion_retry_delay_s; docs/consent.md).
+PROVIDER_DELETE_RETRY_BASE_S = env_float("PROVIDER_DELETE_RETRY_BASE_S", 30.0, minimum=0)
 PROVIDER_RECONCILE_INTERVAL_MIN = env_int("PROVIDER_RECONCILE_INTERVAL_MIN", 60, minimum=1)
 
 # Webhooks: signed (HMAC-SHA256) deliveries of events, retried with exponential backoff.
