@@ -154,7 +154,7 @@ def version_deletion_request(
         )
 
 
-def version_provider_delete(*, deletion_id: int, notify_waiting: bool = True) -> ProviderVoiceDeletion:
+def version_provider_delete(*, deletion_id: int, notify_waiting: bool = True) -> ProviderVoiceDeletion | None:
     """Delete the provider voice of a recorded intent and record the outcome (steps 2 and 3).
 
     Idempotent: a completed intent is returned as is; "not found" at the provider counts as deleted. A
@@ -162,7 +162,12 @@ def version_provider_delete(*, deletion_id: int, notify_waiting: bool = True) ->
     the cleanup to retry; a definite refusal withdraws the intent so the version stays usable. On success
     (and with `notify_waiting`), enqueues a re-check of runs waiting for a slot.
     """
-    deletion = ProviderVoiceDeletion.objects.get(pk=deletion_id)
+    deletion = ProviderVoiceDeletion.objects.filter(pk=deletion_id).first()
+    if deletion is None:
+        # A hard delete (docs/consent.md) deletes the provider voices itself and then the intents; the task its
+        # revocation queued finds nothing left to do (it used to fail with DoesNotExist and be retried).
+        logger.info("provider voice deletion %s no longer exists (voice erased); nothing to do", deletion_id)
+        return None
     if deletion.completed_at is not None:
         return deletion
     ProviderVoiceDeletion.objects.filter(pk=deletion.pk).update(attempt_count=deletion.attempt_count + 1)

@@ -327,14 +327,35 @@ def test_revoke_purges_audio_files_when_configured(alice_api, alice_voice, run_t
     assert ClipSample.objects.filter(voice_id=alice_voice).count() == len(names)
 
 
-def test_revoke_from_the_admin(client, staff, alice_voice, run_tasks, emulator_ctl):
+def test_revoke_from_the_admin_asks_first(client, staff, alice_voice, run_tasks, emulator_ctl):
     client.force_login(staff)
+    changelist = reverse("admin:clones_voice_changelist")
+    # Choosing the action shows what it does (it used to act at once, irreversibly, like a misclick would).
     with run_tasks():
-        response = client.post(reverse("admin:clones_voice_changelist"),
-                               {"action": "revoke_consent", "_selected_action": [alice_voice]})
+        asked = client.post(changelist, {"action": "revoke_consent", "_selected_action": [alice_voice]})
+    assert asked.status_code == 200 and b"cannot be undone" in asked.content and b"Ada" in asked.content
+    assert Voice.objects.get(pk=alice_voice).status == "ready" and emulator_ctl.voice_ids()
+    with run_tasks():
+        response = client.post(changelist, {"action": "revoke_consent", "_selected_action": [alice_voice],
+                                            "confirm": "yes", "reason": "speaker wrote to support"})
     assert response.status_code == 302
     assert Voice.objects.get(pk=alice_voice).status == "revoked"
+    assert ConsentRecord.objects.get(voice_id=alice_voice).revoke_reason == "speaker wrote to support"
     assert not emulator_ctl.voice_ids()
+
+
+def test_hard_delete_from_the_admin_asks_first(client, staff, alice_voice, run_tasks, emulator_ctl):
+    client.force_login(staff)
+    changelist = reverse("admin:clones_voice_changelist")
+    asked = client.post(changelist, {"action": "hard_delete_voices", "_selected_action": [alice_voice]})
+    assert asked.status_code == 200 and b"cannot be undone" in asked.content
+    assert Voice.objects.filter(pk=alice_voice).exists() and emulator_ctl.voice_ids()
+    with run_tasks():
+        response = client.post(changelist, {"action": "hard_delete_voices", "_selected_action": [alice_voice],
+                                            "confirm": "yes"}, follow=True)
+    assert b"erased" in response.content
+    assert not Voice.objects.filter(pk=alice_voice).exists() and not emulator_ctl.voice_ids()
+    assert ConsentRecord.objects.filter(voice_ref=alice_voice).exists()
 
 
 def test_hard_delete_removes_files_rows_and_provider_voices_and_reports_them(
