@@ -149,8 +149,17 @@ class VoiceAdmin(admin.ModelAdmin):
     @admin.action(description="Revoke consent (irreversible: provider voices deleted, audio locked, read-only)")
     def revoke_consent(self, request, queryset):
         voices = list(queryset.exclude(status=Voice.Status.REVOKED))
+        if request.POST.get("confirm") != "yes":
+            return self._confirm_irreversible(
+                request, voices, action="revoke_consent", title="Revoke consent", ask_reason=True,
+                intro="Revoke the speaker's consent for these voices:",
+                consequences=["Open retrain runs are cancelled and pending replies fail.",
+                              "Every provider version is deleted (retried until the provider confirms).",
+                              "Their audio is no longer served; conversations become read-only.",
+                              "The consent records and the audit entries stay."])
+        reason = (request.POST.get("reason") or "").strip()[:500] or "revoked by staff in the admin"
         for voice in voices:
-            services.consent_revoke(voice=voice, by=request.user, reason="revoked by staff in the admin")
+            services.consent_revoke(voice=voice, by=request.user, reason=reason)
         self.message_user(request, f"Consent revoked for {counted(len(voices), 'voice')}; their provider voices are being "
                                    "deleted.", messages.SUCCESS)
 
@@ -158,6 +167,15 @@ class VoiceAdmin(admin.ModelAdmin):
     def hard_delete_voices(self, request, queryset):
         from voiceclone import provider
 
+        if request.POST.get("confirm") != "yes":
+            return self._confirm_irreversible(
+                request, list(queryset), action="hard_delete_voices", title="Hard delete",
+                intro="Erase these voices for a data-subject request:",
+                consequences=["Every provider version is deleted now (nothing local is removed if that fails).",
+                              "Every file (originals, replies, previews, the users' recordings in their "
+                              "conversations, consent recordings) and every row (conversations, messages, clips, "
+                              "versions, runs, persona versions, events) is removed.",
+                              "The consent records (without the recording) and the audit entries stay."])
         for voice in list(queryset):
             try:
                 report = services.voice_hard_delete(voice=voice, by=request.user)
@@ -171,6 +189,18 @@ class VoiceAdmin(admin.ModelAdmin):
                 f"{counted(report['files_deleted'], 'file')}, rows {report['rows_deleted']}; consent records kept: "
                 f"{report['consent_records_kept']}.", messages.SUCCESS,
             )
+
+    def _confirm_irreversible(self, request, voices, *, action, title, intro, consequences, ask_reason=False):
+        """The confirmation page of an irreversible action; its form posts the action again with confirm=yes."""
+        from django.template.response import TemplateResponse
+
+        if not voices:
+            self.message_user(request, "None of the selected voices can take this action.", messages.WARNING)
+            return None
+        context = {**self.admin_site.each_context(request), "title": title, "intro": intro, "voices": voices,
+                   "action": action, "consequences": consequences, "ask_reason": ask_reason,
+                   "opts": self.model._meta}
+        return TemplateResponse(request, "admin/clones/voice/confirm_irreversible.html", context)
 
     def save_model(self, request, obj, form, change):
         # A persona edited here is a persona version like any other (personas, docs/personas.md).

@@ -163,6 +163,9 @@ class ProviderVoiceDeletion(models.Model):
     last_error = models.TextField(blank=True)
     requested_at = models.DateTimeField(auto_now_add=True)
     completed_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # A failed attempt that stays pending is due again at this time (backoff; the stuck-work sweep hands it to
+    # the queue), so a revoked consent's provider voice is not left until the next hourly cleanup.
+    next_attempt_at = models.DateTimeField(null=True, blank=True, db_index=True)
 
     class Meta:
         ordering = ["-requested_at"]

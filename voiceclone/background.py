@@ -20,7 +20,8 @@ def enqueue_on_commit(task: str, *args) -> None:
 def stuck_work_sweep() -> dict:
     """Hand work whose worker stopped (heartbeat older than WORK_LEASE_S, voiceclone.leases) or whose
     task was lost to a new attempt: pending replies, `creating` voices, pending consent checks (a voice's clone
-    waits for its check), `running` retrain runs.
+    waits for its check), `running` retrain runs; and provider-voice deletions whose retry (after a failed
+    attempt, with backoff) is due.
 
     Run every STUCK_WORK_SWEEP_S by the cluster's main process (`manage.py qcluster`) and every minute by
     the schedules. Cheap (four indexed queries when nothing is stuck) and safe alongside live workers,
@@ -29,11 +30,12 @@ def stuck_work_sweep() -> dict:
     from clones.services import voices_creating_sweep
     from clones.services.consent import consent_checks_sweep
     from conversations.services import messages_pending_sweep
-    from retraining.services import retrain_runs_stale_requeue
+    from retraining.services import provider_deletions_due_sweep, retrain_runs_stale_requeue
 
     return {
         "replies": messages_pending_sweep(),
         "voices": voices_creating_sweep(),
         "consent_checks": consent_checks_sweep(),
         "retrain_runs": len(retrain_runs_stale_requeue()),
+        "provider_deletions": provider_deletions_due_sweep(),
     }

@@ -604,6 +604,9 @@ RETRAIN_PREVIEW_TEXT = env.str(
 RETRAIN_SCAN_INTERVAL_MIN = env_int("RETRAIN_SCAN_INTERVAL_MIN", 24 * 60, minimum=1)
 RETRAIN_SLOT_RECHECK_MIN = env_int("RETRAIN_SLOT_RECHECK_MIN", 1, minimum=1)
 ARCHIVED_VOICES_CLEANUP_INTERVAL_MIN = env_int("ARCHIVED_VOICES_CLEANUP_INTERVAL_MIN", 60, minimum=1)
+# A provider-voice deletion that failed is retried after this many seconds, doubling per attempt, at most the
+# cleanup interval (retraining.services.cleanup.deletion_retry_delay_s; docs/consent.md).
+PROVIDER_DELETE_RETRY_BASE_S = env_float("PROVIDER_DELETE_RETRY_BASE_S", 30.0, minimum=0)
 PROVIDER_RECONCILE_INTERVAL_MIN = env_int("PROVIDER_RECONCILE_INTERVAL_MIN", 60, minimum=1)
 
 # Webhooks: signed (HMAC-SHA256) deliveries of events, retried with exponential backoff.
@@ -637,6 +640,8 @@ KIT_IMPORT_MAX_BYTES = env_int("KIT_IMPORT_MAX_BYTES", 1024 * 1024 * 1024, minim
 KIT_IMPORT_MAX_UNCOMPRESSED_BYTES = env_int("KIT_IMPORT_MAX_UNCOMPRESSED_BYTES", 2 * 1024 * 1024 * 1024, minimum=1024)
 KIT_IMPORT_MAX_FILES = env_int("KIT_IMPORT_MAX_FILES", 20_000, minimum=10)
 KIT_IMPORT_MAX_RATIO = env_int("KIT_IMPORT_MAX_RATIO", 100, minimum=2)
+# manifest.json: this much for the voice, its persona history and lineage, plus 32 KB per audio file.
+KIT_IMPORT_MAX_MANIFEST_BYTES = env_int("KIT_IMPORT_MAX_MANIFEST_BYTES", 8 * 1024 * 1024, minimum=64 * 1024)
 
 # Persona refinement: how many recent conversations (and messages of each) a draft reads.
 PERSONA_DRAFT_CONVERSATIONS = env_int("PERSONA_DRAFT_CONVERSATIONS", 20, minimum=1)

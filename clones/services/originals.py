@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from audit.services import audit_record
 from clones import storage
 from clones.models import ClipSample, ConsentRecord, GeneratedAudio, Voice
 from voiceclone.errors import ConsentMissing, InvalidState
@@ -87,6 +88,12 @@ def voice_originals_add(
                **consent_record_fields(recording=prepared, path=recording_path, method=ConsentRecord.Method.RECORDING)},
         )
         originals = originals_record(voice=voice, stored=stored, consent=record)
+        # Originals' creation is not tracked field by field (docs/audit.md); adding a batch is an owner or staff
+        # action on the voice and is recorded as one entry naming what was added and under which consent.
+        audit_record(actor=by, action="originals.added", obj=voice, kind="create", data={
+            "originals": [clip.pk for clip in originals], "consent_record": record.pk,
+            "files": [clip.original_filename for clip in originals], "consent_method": record.method,
+        })
     return originals
 
 

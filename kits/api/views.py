@@ -62,7 +62,7 @@ class VoiceKitImportView(APIView):
             name=data["name"], ip_address=client_ip(request), user_agent=request.headers.get("User-Agent", ""),
         )
         return Response(
-            {"voice": VoiceOutputSerializer(result.voice).data,
+            {"voice": VoiceOutputSerializer(result.voice, context={"request": request}).data,
              "kit_import": KitImportOutputSerializer(result.kit_import).data},
             status=status.HTTP_202_ACCEPTED,
         )

@@ -162,7 +162,31 @@ def _check_entries(archive: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
     for required in (kit.MANIFEST, kit.CHECKSUMS, kit.METADATA):
         if required not in by_name:
             raise _fail("invalid_layout", f"The kit has no {required}.")
+    _check_manifest_size(by_name)
     return by_name
+
+
+# What one audio file's entry may add to the manifest: a clip's entry is about 1 KB (text, review, metrics,
+# flags); 32 KB leaves room for long texts and every metric while a padded manifest is refused.
+MANIFEST_BYTES_PER_AUDIO_FILE = 32 * 1024
+
+
+def manifest_size_limit(audio_files: int) -> int:
+    """The largest manifest.json a kit of `audio_files` audio files may carry: KIT_IMPORT_MAX_MANIFEST_BYTES for
+    the voice, its persona history and the lineage, plus an allowance per audio file (never above TEXT_LIMITS)."""
+    return min(TEXT_LIMITS[kit.MANIFEST],
+               settings.KIT_IMPORT_MAX_MANIFEST_BYTES + MANIFEST_BYTES_PER_AUDIO_FILE * audio_files)
+
+
+def _check_manifest_size(by_name: dict) -> None:
+    """A manifest is parsed whole and kept on the import's row, so its size follows what the kit holds: a
+    60 MB manifest for six audio files is refused before it is read (issue 15 re-check)."""
+    audio_files = sum(1 for name in by_name if name.startswith((kit.ORIGINALS_DIR, kit.CLIPS_DIR)))
+    limit = manifest_size_limit(audio_files)
+    size = by_name[kit.MANIFEST].file_size
+    if size > limit:
+        raise _fail("invalid_manifest", f"manifest.json is {size} bytes; a kit of {audio_files} audio file(s) may "
+                                        f"carry at most {limit}.")
 
 
 def _check_manifest(archive, infos) -> dict:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -153,7 +154,7 @@ def version_deletion_request(
         )
 
 
-def version_provider_delete(*, deletion_id: int, notify_waiting: bool = True) -> ProviderVoiceDeletion:
+def version_provider_delete(*, deletion_id: int, notify_waiting: bool = True) -> ProviderVoiceDeletion | None:
     """Delete the provider voice of a recorded intent and record the outcome (steps 2 and 3).
 
     Idempotent: a completed intent is returned as is; "not found" at the provider counts as deleted. A
@@ -161,7 +162,12 @@ def version_provider_delete(*, deletion_id: int, notify_waiting: bool = True) ->
     the cleanup to retry; a definite refusal withdraws the intent so the version stays usable. On success
     (and with `notify_waiting`), enqueues a re-check of runs waiting for a slot.
     """
-    deletion = ProviderVoiceDeletion.objects.get(pk=deletion_id)
+    deletion = ProviderVoiceDeletion.objects.filter(pk=deletion_id).first()
+    if deletion is None:
+        # A hard delete (docs/consent.md) deletes the provider voices itself and then the intents; the task its
+        # revocation queued finds nothing left to do (it used to fail with DoesNotExist and be retried).
+        logger.info("provider voice deletion %s no longer exists (voice erased); nothing to do", deletion_id)
+        return None
     if deletion.completed_at is not None:
         return deletion
     ProviderVoiceDeletion.objects.filter(pk=deletion.pk).update(attempt_count=deletion.attempt_count + 1)
@@ -174,7 +180,10 @@ def version_provider_delete(*, deletion_id: int, notify_waiting: bool = True) ->
         logger.warning("deleting provider voice %s failed: %s", deletion.provider_voice_id, exc)
         # A revoked consent's deletion is never withdrawn: it is retried until the provider confirms.
         if exc.retryable or ambiguous or deletion.reason == ProviderVoiceDeletion.Reason.CONSENT_REVOKED:
-            ProviderVoiceDeletion.objects.filter(pk=deletion.pk).update(last_error=str(exc)[:2000])
+            ProviderVoiceDeletion.objects.filter(pk=deletion.pk).update(
+                last_error=str(exc)[:2000],
+                next_attempt_at=timezone.now() + timedelta(seconds=deletion_retry_delay_s(deletion.attempt_count + 1)),
+            )
         else:
             deletion.delete()
             deletion.pk = None
@@ -193,6 +202,31 @@ def version_provider_delete(*, deletion_id: int, notify_waiting: bool = True) ->
             # A slot is free: runs waiting for one resume (FIFO) without waiting for the minute schedule.
             enqueue_on_commit("retraining.tasks.retrain_runs_resume")
     return locked
+
+
+def deletion_retry_delay_s(attempts: int) -> float:
+    """Wait after `attempts` failed attempts: PROVIDER_DELETE_RETRY_BASE_S × 2^(attempts-1), at most the cleanup
+    interval (which retries every pending deletion anyway)."""
+    cap = settings.ARCHIVED_VOICES_CLEANUP_INTERVAL_MIN * 60
+    return min(settings.PROVIDER_DELETE_RETRY_BASE_S * (2 ** max(0, min(attempts, 30) - 1)), cap)
+
+
+def provider_deletions_due_sweep(*, now=None, limit: int = 200) -> int:
+    """Hand the queue every pending deletion whose retry is due (`next_attempt_at` passed). Run by the stuck-work
+    sweep (every STUCK_WORK_SWEEP_S in the cluster). Each row is leased first (its next attempt moved past the task
+    timeout), so concurrent sweeps enqueue it once; the task's failure path sets the next backoff. Returns the count."""
+    now = now or timezone.now()
+    due = list(ProviderVoiceDeletion.objects.filter(completed_at__isnull=True, next_attempt_at__lte=now)
+               .order_by("next_attempt_at").values_list("pk", "next_attempt_at")[:limit])
+    lease_until = now + timedelta(seconds=settings.Q_CLUSTER["timeout"])
+    handed = 0
+    for pk, due_at in due:
+        claimed = ProviderVoiceDeletion.objects.filter(pk=pk, completed_at__isnull=True, next_attempt_at=due_at).update(
+            next_attempt_at=lease_until)
+        if claimed:
+            enqueue_on_commit("retraining.tasks.version_provider_delete", pk)
+            handed += 1
+    return handed
 
 
 def version_delete_now(

@@ -137,6 +137,22 @@ class TestAdmin:
         assert LogEntry.objects.filter(pk=entry.pk, object_repr=entry.object_repr).exists()
         assert client.get(f"{self.URL}{entry.pk}/change/").status_code == 200  # viewing is allowed
 
+    def test_staff_without_superuser_cannot_edit_the_log_even_with_every_permission(self, client, alice_voice):
+        from django.contrib.auth.models import Permission
+
+        from tests.factories import UserFactory
+
+        clerk = UserFactory(username="clerk", is_staff=True, is_superuser=False)
+        clerk.user_permissions.set(Permission.objects.filter(content_type__app_label="auditlog"))
+        client.force_login(clerk)
+        entry = LogEntry.objects.first()
+        assert client.get(f"{self.URL}{entry.pk}/change/").status_code == 200  # viewing is allowed
+        assert client.get(self.URL + "add/").status_code == 403
+        assert client.post(f"{self.URL}{entry.pk}/change/", {"object_repr": "forged"}).status_code == 403
+        assert client.post(f"{self.URL}{entry.pk}/delete/", {"post": "yes"}).status_code == 403
+        client.post(self.URL, {"action": "delete_selected", "_selected_action": [entry.pk], "post": "yes"})
+        assert LogEntry.objects.filter(pk=entry.pk, object_repr=entry.object_repr).exists()
+
     def test_a_voice_page_links_to_its_audit_log(self, client, staff, alice_voice):
         client.force_login(staff)
         response = client.get(f"/admin/clones/voice/{alice_voice}/change/")

@@ -273,6 +273,49 @@ def test_revocation_deletion_is_retried_until_the_provider_confirms(
     assert provider_id not in emulator_ctl.voice_ids()
 
 
+def test_a_failed_revocation_deletion_is_retried_by_the_queue_with_backoff_not_left_to_the_hourly_cleanup(
+        alice_api, alice_voice, run_tasks, emulator_ctl, settings):
+    # From outside (bin/run): the provider failed the deletes for a few seconds and the voice stayed at the provider
+    # until the next cleanup, an hour later by default. Now the failure sets a retry time and the cluster's
+    # stuck-work sweep hands the deletion to the queue when it is due.
+    from voiceclone.background import stuck_work_sweep
+
+    provider_id = Voice.objects.get(pk=alice_voice).current_version.provider_voice_id
+    emulator_ctl.add_fault(path=rf"^/v1/voices/{provider_id}$", method="DELETE", status=503, count=20)
+    with run_tasks():
+        alice_api.post(f"/api/v1/voices/{alice_voice}/consent/revoke/", {}, format="json")
+    deletion = ProviderVoiceDeletion.objects.get(provider_voice_id=provider_id)
+    assert deletion.completed_at is None and deletion.attempt_count == 1
+    first_wait = deletion.next_attempt_at - deletion.requested_at
+    assert first_wait.total_seconds() > 0
+    # Not due yet: the sweep leaves it alone.
+    with run_tasks():
+        assert stuck_work_sweep()["provider_deletions"] == 0
+    assert ProviderVoiceDeletion.objects.get(pk=deletion.pk).attempt_count == 1
+
+    # Due (the test moves the retry time instead of waiting): handed to the queue, fails again, waits longer.
+    ProviderVoiceDeletion.objects.filter(pk=deletion.pk).update(next_attempt_at=deletion.requested_at)
+    with run_tasks():
+        assert stuck_work_sweep()["provider_deletions"] == 1
+    deletion.refresh_from_db()
+    assert deletion.attempt_count == 2 and deletion.completed_at is None
+    assert provider_id in emulator_ctl.voice_ids()
+    from retraining.services import deletion_retry_delay_s
+    assert deletion_retry_delay_s(2) == 2 * deletion_retry_delay_s(1)
+    assert deletion_retry_delay_s(50) == settings.ARCHIVED_VOICES_CLEANUP_INTERVAL_MIN * 60
+
+    # The provider recovers: the next due retry deletes the voice; nothing is handed again afterwards.
+    emulator_ctl.clear_faults()
+    ProviderVoiceDeletion.objects.filter(pk=deletion.pk).update(next_attempt_at=deletion.requested_at)
+    with run_tasks():
+        assert stuck_work_sweep()["provider_deletions"] == 1
+    deletion.refresh_from_db()
+    assert deletion.completed_at is not None and deletion.attempt_count == 3
+    assert provider_id not in emulator_ctl.voice_ids()
+    with run_tasks():
+        assert stuck_work_sweep()["provider_deletions"] == 0
+
+
 def test_revoke_purges_audio_files_when_configured(alice_api, alice_voice, run_tasks, emulator_ctl, settings):
     settings.CONSENT_REVOKE_PURGE = True
     names = [c.file.name for c in ClipSample.objects.filter(voice_id=alice_voice)]
@@ -284,14 +327,35 @@ def test_revoke_purges_audio_files_when_configured(alice_api, alice_voice, run_t
     assert ClipSample.objects.filter(voice_id=alice_voice).count() == len(names)
 
 
-def test_revoke_from_the_admin(client, staff, alice_voice, run_tasks, emulator_ctl):
+def test_revoke_from_the_admin_asks_first(client, staff, alice_voice, run_tasks, emulator_ctl):
     client.force_login(staff)
+    changelist = reverse("admin:clones_voice_changelist")
+    # Choosing the action shows what it does (it used to act at once, irreversibly, like a misclick would).
     with run_tasks():
-        response = client.post(reverse("admin:clones_voice_changelist"),
-                               {"action": "revoke_consent", "_selected_action": [alice_voice]})
+        asked = client.post(changelist, {"action": "revoke_consent", "_selected_action": [alice_voice]})
+    assert asked.status_code == 200 and b"cannot be undone" in asked.content and b"Ada" in asked.content
+    assert Voice.objects.get(pk=alice_voice).status == "ready" and emulator_ctl.voice_ids()
+    with run_tasks():
+        response = client.post(changelist, {"action": "revoke_consent", "_selected_action": [alice_voice],
+                                            "confirm": "yes", "reason": "speaker wrote to support"})
     assert response.status_code == 302
     assert Voice.objects.get(pk=alice_voice).status == "revoked"
+    assert ConsentRecord.objects.get(voice_id=alice_voice).revoke_reason == "speaker wrote to support"
     assert not emulator_ctl.voice_ids()
+
+
+def test_hard_delete_from_the_admin_asks_first(client, staff, alice_voice, run_tasks, emulator_ctl):
+    client.force_login(staff)
+    changelist = reverse("admin:clones_voice_changelist")
+    asked = client.post(changelist, {"action": "hard_delete_voices", "_selected_action": [alice_voice]})
+    assert asked.status_code == 200 and b"cannot be undone" in asked.content
+    assert Voice.objects.filter(pk=alice_voice).exists() and emulator_ctl.voice_ids()
+    with run_tasks():
+        response = client.post(changelist, {"action": "hard_delete_voices", "_selected_action": [alice_voice],
+                                            "confirm": "yes"}, follow=True)
+    assert b"erased" in response.content
+    assert not Voice.objects.filter(pk=alice_voice).exists() and not emulator_ctl.voice_ids()
+    assert ConsentRecord.objects.filter(voice_ref=alice_voice).exists()
 
 
 def test_hard_delete_removes_files_rows_and_provider_voices_and_reports_them(

@@ -49,6 +49,14 @@ def test_adding_originals_through_the_api_with_consent(alice, alice_api, alice_v
     # Analysed on arrival.
     assert all(c.analysed_at and c.pitch_median_hz for c in added)
 
+    # The owner's action is in the audit log, naming the batch and its consent record.
+    from audit.selectors import audit_entries
+    entry = audit_entries(voice_id=alice_voice, event="originals.added").get()
+    assert entry.actor == alice and entry.additional_data["via"] == "api"
+    assert entry.additional_data["originals"] == [o["id"] for o in body["originals"]]
+    assert entry.additional_data["consent_record"] == record.pk
+    assert entry.additional_data["files"] == ["three.wav", "four.wav"]
+
     listing = alice_api.get(f"/api/v1/voices/{alice_voice}/originals/").json()
     assert len(listing) == 4 and {o["is_retired"] for o in listing} == {False}
     audio = served(alice_api.get(listing[-1]["audio_url"]))

@@ -150,6 +150,23 @@ def test_a_manifest_nested_too_deeply_is_refused(bob_api, kit_files, run_tasks):
     refused(import_kit(bob_api, write_kit(files, rehash=False), run_tasks), "invalid_manifest")
 
 
+def test_a_manifest_padded_beyond_what_its_kit_needs_is_refused_before_it_is_read(
+        bob_api, kit_files, run_tasks, settings):
+    # A valid manifest with one huge unknown field and matching checksums: it used to be accepted, parsed
+    # whole and stored on the import's row.
+    settings.KIT_IMPORT_MAX_MANIFEST_BYTES = 64 * 1024
+    audio_files = sum(1 for name in kit_files if name.startswith(("originals/", "clips/")))
+    manifest = manifest_of(kit_files)
+    manifest["padding"] = "x" * (64 * 1024 + 32 * 1024 * audio_files)
+    body = refused(import_kit(bob_api, write_kit(with_manifest(kit_files, manifest)), run_tasks), "invalid_manifest")
+    assert "manifest.json is" in body["detail"] and f"{audio_files} audio file(s)" in body["detail"], body
+    assert not Voice.objects.filter(owner__username="bob").exists() and not VoiceKitImport.objects.exists()
+    # The same kit without the padding imports.
+    del manifest["padding"]
+    response = import_kit(bob_api, write_kit(with_manifest(kit_files, manifest)), run_tasks)
+    assert response.status_code == 202, response.content
+
+
 def test_an_unknown_format_version_is_named(bob_api, kit_files, run_tasks):
     manifest = manifest_of(kit_files)
     manifest["format_version"] = 2

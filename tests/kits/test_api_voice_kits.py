@@ -76,6 +76,8 @@ def test_export_then_import_into_an_empty_database_speaks_with_the_same_clips(
     response = import_kit(carol_api, kit, run_tasks, speaker_name="Ada Lovelace")
     assert response.status_code == 202, response.content
     new_id = response.json()["voice"]["id"]
+    # The answer is the importer's view of their new voice (it used to say owner null, is_owner false).
+    assert (response.json()["voice"]["owner"], response.json()["voice"]["is_owner"]) == ("carol", True)
     voice = Voice.objects.get(pk=new_id)
     assert voice.status == Voice.Status.READY and voice.owner == carol
     assert emulator_ctl.voice_ids() == [voice.current_version.provider_voice_id]

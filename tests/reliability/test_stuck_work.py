@@ -191,7 +191,7 @@ def test_the_sweep_resumes_each_kind_of_stuck_row(alice, alice_api, bob_api, ali
 
     with run_tasks():
         swept = stuck_work_sweep()
-    assert swept == {"replies": 1, "voices": 1, "consent_checks": 0, "retrain_runs": 1}
+    assert swept == {"replies": 1, "voices": 1, "consent_checks": 0, "retrain_runs": 1, "provider_deletions": 0}
 
     detail = alice_api.get(f"/api/v1/messages/{message_id}/").json()
     assert detail["status"] == "ready" and detail["is_retrying"] is False
@@ -210,7 +210,8 @@ def test_the_sweep_leaves_work_whose_worker_is_alive(alice_api, alice_conversati
     Voice.objects.filter(pk=voice_id).update(claimed_at=timezone.now(), attempt_count=1)
 
     assert alice_api.get(f"/api/v1/messages/{message_id}/").json()["is_retrying"] is False
-    assert stuck_work_sweep() == {"replies": 0, "voices": 0, "consent_checks": 0, "retrain_runs": 0}
+    assert stuck_work_sweep() == {"replies": 0, "voices": 0, "consent_checks": 0, "retrain_runs": 0,
+                                  "provider_deletions": 0}
     # A duplicate task (broker redelivery) stops early instead of racing the live worker.
     assert conversation_services.message_reply_generate(message_id=message_id) is None
     assert Message.objects.get(pk=message_id).status == Message.Status.PENDING
