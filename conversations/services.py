@@ -20,7 +20,8 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from clones import storage
-from clones.audio import MIN_SPEECH_SAMPLE_RATE_HZ, AudioProbeError, probe_audio
+from clones.analysis import speech_seconds
+from clones.audio import MIN_SPEECH_SAMPLE_RATE_HZ, AudioProbeError, probe_and_decode, probe_audio
 from clones.models import ClipSample, Voice
 from clones.selectors import voice_is_usable_by
 from clones.services import generated_audio_register
@@ -223,7 +224,7 @@ def _validate_recording(audio: bytes, filename: str):
             {"audio": [f"The recording is larger than {settings.UPLOAD_MAX_BYTES / (1024 * 1024):g} MB."]}
         )
     try:
-        info = probe_audio(audio, filename=filename)
+        info, samples = probe_and_decode(audio, filename=filename)
     except AudioProbeError as exc:
         raise ValidationError({"audio": [str(exc)]}) from None
     if info.sample_rate < MIN_SPEECH_SAMPLE_RATE_HZ:
@@ -232,6 +233,12 @@ def _validate_recording(audio: bytes, filename: str):
         raise ValidationError({"audio": [f"Recordings are limited to {settings.UPLOAD_MAX_DURATION_S:g} s."]})
     if info.duration_s < 0.3:
         raise ValidationError({"audio": ["The recording is too short to understand."]})
+    # Silence would be transcribed as nothing (or, by some recognisers, as words nobody said) and then
+    # answered: refuse it while the sender is still there to record again.
+    if speech_seconds(samples, info.sample_rate) < settings.VOICE_MESSAGE_MIN_SPEECH_S:
+        raise ValidationError({"audio": [ValidationError(
+            "No speech was heard in this recording (it is silent or too quiet). Record your message again, "
+            "closer to the microphone.", code="no_speech")]})
     return info
 
 

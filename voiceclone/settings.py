@@ -376,6 +376,9 @@ VOICE_MAX_SAMPLES = env_int("VOICE_MAX_SAMPLES", 25, minimum=1)
 # it must be speech: 10 s of silence, hum or a blip in a long pause is refused, not cloned.
 UPLOAD_MIN_SPEECH_S = env_float("UPLOAD_MIN_SPEECH_S", 0.5, minimum=0)
 UPLOAD_MIN_SPEECH_RATIO = env_float("UPLOAD_MIN_SPEECH_RATIO", 0.1, minimum=0)
+# A voice message in chat needs this much detected speech: a silent or near-silent recording is refused
+# (400 `no_speech`) instead of being transcribed into nothing, or into words nobody said, and answered.
+VOICE_MESSAGE_MIN_SPEECH_S = env_float("VOICE_MESSAGE_MIN_SPEECH_S", 0.2, minimum=0)
 # Django keeps larger request bodies on disk; the per-file check above is what users see.
 # A non-file body (JSON, form fields) larger than this is refused with 413 `request_too_large`.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
