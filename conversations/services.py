@@ -29,7 +29,7 @@ from voiceclone import provider, ratelimit, replies
 from voiceclone.background import enqueue_on_commit
 from voiceclone.errors import ApplicationError, InvalidState, RateLimited, wait_phrase
 from voiceclone.events.services import event_emit
-from voiceclone.leases import is_transient_db_error, lease_cutoff, lease_heartbeat
+from voiceclone.leases import is_transient_db_error, lease_cutoff, lease_heartbeat, worker_identity, worker_is_gone
 from voiceclone.validators import plain_text_validate
 
 from usage.context import usage_attributed
@@ -272,7 +272,7 @@ def _claim(message_id) -> bool:
     return bool(
         Message.objects.filter(pk=message_id, role=Message.Role.ASSISTANT, status=Message.Status.PENDING)
         .filter(Q(claimed_at__isnull=True) | Q(claimed_at__lt=lease_cutoff(now)))
-        .update(claimed_at=now, attempt_count=F("attempt_count") + 1)
+        .update(claimed_at=now, claimed_by=worker_identity(), attempt_count=F("attempt_count") + 1)
     )
 
 
@@ -540,8 +540,9 @@ def _mark_failed(message: Message, code: str, reason: str) -> Message:
 def messages_pending_sweep(*, older_than_s: int | None = None) -> int:
     """Re-enqueue pending replies whose work stopped. Returns the count.
 
-    Two kinds: a claim whose heartbeat stopped (the worker was killed: older than WORK_LEASE_S), which
-    is released so the page shows `retrying` until a worker takes it; and a reply never claimed for
+    Two kinds: a claim whose worker stopped, which is released so the page shows `retrying` until a
+    worker takes it — its heartbeat is older than WORK_LEASE_S, or (found sooner) the worker process
+    that holds it no longer runs on this host (`claimed_by`, voiceclone.leases.worker_is_gone); and a reply never claimed for
     longer than `older_than_s` (default Q_TIMEOUT_S: its task was lost by the broker; a shorter wait
     would re-enqueue replies that merely queue behind others during a burst).
     """
@@ -557,6 +558,14 @@ def messages_pending_sweep(*, older_than_s: int | None = None) -> int:
         # Conditional: a worker that claimed it meanwhile keeps it.
         if Message.objects.filter(pk=pk, status=Message.Status.PENDING, claimed_at__lt=lease_cutoff(now)).update(
                 claimed_at=None):
+            dead.append(pk)
+    # A claim whose worker process is gone (killed: the sweep runs in the cluster's main process, on the
+    # workers' host) is handed on at once rather than when its lease runs out, half a minute later.
+    live_claims = pending.filter(claimed_at__gte=lease_cutoff(now)).exclude(claimed_by="")
+    for pk, holder, attempts in live_claims.values_list("pk", "claimed_by", "attempt_count")[:500]:
+        if worker_is_gone(holder) and Message.objects.filter(
+                pk=pk, status=Message.Status.PENDING, claimed_by=holder, attempt_count=attempts,
+        ).update(claimed_at=None):
             dead.append(pk)
     for pk in lost + dead:
         async_task("conversations.tasks.message_reply_generate", pk)

@@ -192,8 +192,9 @@ FORM_RENDERER = "django.forms.renderers.TemplatesSetting"
 # --- Database: SQLite unless DATABASE_URL is set ------------------------------------------------
 
 VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
+# A blank DATABASE_URL (a cleared variable, an empty line in an env file) means the default, like unset.
 DATABASES = {
-    "default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
+    "default": env.db_url_config(env.str("DATABASE_URL", default="") or f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
 }
 # SQLite (docs/reliability.md): the web server and the workers write at the same time. WAL lets readers
 # go on while one connection writes; IMMEDIATE makes every transaction take the write lock when it
