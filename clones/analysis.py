@@ -278,6 +278,16 @@ def analyse_audio(
     )
 
 
+def speech_seconds(samples: np.ndarray, sample_rate: int) -> float:
+    """Seconds of speech the voice activity detection of `analyse_audio` finds: 0.0 for silence, hiss, hum
+    or a steady tone. Cheaper than a full analysis (no loudness, pitch or clipping measurement)."""
+    x = _as_mono_float(samples)
+    if x.size == 0 or sample_rate <= 0:
+        return 0.0
+    vad = _voice_activity(x - float(x.mean()), int(sample_rate))
+    return vad.speech_ratio * x.size / int(sample_rate)
+
+
 def training_copy(
     samples: np.ndarray,
     sample_rate: int,

@@ -65,6 +65,9 @@ class Message(models.Model):
     # Lease on the reply work: a worker claims the message with a conditional update, so a
     # re-enqueued duplicate task (sweeper, broker redelivery) stops early instead of racing.
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # Which worker process holds the claim (voiceclone.leases.worker_identity): the cluster's sweep hands
+    # the reply on as soon as that process is gone, without waiting for the lease to run out.
+    claimed_by = models.CharField(max_length=200, blank=True, default="")
     idempotency_key = models.CharField(max_length=128, blank=True)
     stt_ms = models.PositiveIntegerField(null=True, blank=True)
     reply_ms = models.PositiveIntegerField(null=True, blank=True)

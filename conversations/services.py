@@ -20,7 +20,8 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from clones import storage
-from clones.audio import MIN_SPEECH_SAMPLE_RATE_HZ, AudioProbeError, probe_audio
+from clones.analysis import speech_seconds
+from clones.audio import MIN_SPEECH_SAMPLE_RATE_HZ, AudioProbeError, probe_and_decode, probe_audio
 from clones.models import ClipSample, Voice
 from clones.selectors import voice_is_usable_by
 from clones.services import generated_audio_register
@@ -28,7 +29,7 @@ from voiceclone import provider, ratelimit, replies
 from voiceclone.background import enqueue_on_commit
 from voiceclone.errors import ApplicationError, InvalidState, RateLimited, wait_phrase
 from voiceclone.events.services import event_emit
-from voiceclone.leases import is_transient_db_error, lease_cutoff, lease_heartbeat
+from voiceclone.leases import is_transient_db_error, lease_cutoff, lease_heartbeat, worker_identity, worker_is_gone
 from voiceclone.validators import plain_text_validate
 
 from usage.context import usage_attributed
@@ -228,7 +229,7 @@ def _validate_recording(audio: bytes, filename: str):
             {"audio": [f"The recording is larger than {settings.UPLOAD_MAX_BYTES / (1024 * 1024):g} MB."]}
         )
     try:
-        info = probe_audio(audio, filename=filename)
+        info, samples = probe_and_decode(audio, filename=filename)
     except AudioProbeError as exc:
         raise ValidationError({"audio": [str(exc)]}) from None
     if info.sample_rate < MIN_SPEECH_SAMPLE_RATE_HZ:
@@ -237,6 +238,12 @@ def _validate_recording(audio: bytes, filename: str):
         raise ValidationError({"audio": [f"Recordings are limited to {settings.UPLOAD_MAX_DURATION_S:g} s."]})
     if info.duration_s < 0.3:
         raise ValidationError({"audio": ["The recording is too short to understand."]})
+    # Silence would be transcribed as nothing (or, by some recognisers, as words nobody said) and then
+    # answered: refuse it while the sender is still there to record again.
+    if speech_seconds(samples, info.sample_rate) < settings.VOICE_MESSAGE_MIN_SPEECH_S:
+        raise ValidationError({"audio": [ValidationError(
+            "No speech was heard in this recording (it is silent or too quiet). Record your message again, "
+            "closer to the microphone.", code="no_speech")]})
     return info
 
 
@@ -270,7 +277,7 @@ def _claim(message_id) -> bool:
     return bool(
         Message.objects.filter(pk=message_id, role=Message.Role.ASSISTANT, status=Message.Status.PENDING)
         .filter(Q(claimed_at__isnull=True) | Q(claimed_at__lt=lease_cutoff(now)))
-        .update(claimed_at=now, attempt_count=F("attempt_count") + 1)
+        .update(claimed_at=now, claimed_by=worker_identity(), attempt_count=F("attempt_count") + 1)
     )
 
 
@@ -538,8 +545,9 @@ def _mark_failed(message: Message, code: str, reason: str) -> Message:
 def messages_pending_sweep(*, older_than_s: int | None = None) -> int:
     """Re-enqueue pending replies whose work stopped. Returns the count.
 
-    Two kinds: a claim whose heartbeat stopped (the worker was killed: older than WORK_LEASE_S), which
-    is released so the page shows `retrying` until a worker takes it; and a reply never claimed for
+    Two kinds: a claim whose worker stopped, which is released so the page shows `retrying` until a
+    worker takes it — its heartbeat is older than WORK_LEASE_S, or (found sooner) the worker process
+    that holds it no longer runs on this host (`claimed_by`, voiceclone.leases.worker_is_gone); and a reply never claimed for
     longer than `older_than_s` (default Q_TIMEOUT_S: its task was lost by the broker; a shorter wait
     would re-enqueue replies that merely queue behind others during a burst).
     """
@@ -555,6 +563,14 @@ def messages_pending_sweep(*, older_than_s: int | None = None) -> int:
         # Conditional: a worker that claimed it meanwhile keeps it.
         if Message.objects.filter(pk=pk, status=Message.Status.PENDING, claimed_at__lt=lease_cutoff(now)).update(
                 claimed_at=None):
+            dead.append(pk)
+    # A claim whose worker process is gone (killed: the sweep runs in the cluster's main process, on the
+    # workers' host) is handed on at once rather than when its lease runs out, half a minute later.
+    live_claims = pending.filter(claimed_at__gte=lease_cutoff(now)).exclude(claimed_by="")
+    for pk, holder, attempts in live_claims.values_list("pk", "claimed_by", "attempt_count")[:500]:
+        if worker_is_gone(holder) and Message.objects.filter(
+                pk=pk, status=Message.Status.PENDING, claimed_by=holder, attempt_count=attempts,
+        ).update(claimed_at=None):
             dead.append(pk)
     for pk in lost + dead:
         async_task("conversations.tasks.message_reply_generate", pk)

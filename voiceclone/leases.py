@@ -13,9 +13,12 @@ worker that lost its lease never takes it back.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 from contextlib import contextmanager
 from datetime import timedelta
+from pathlib import Path
 
 from django.conf import settings
 from django.db import DatabaseError, OperationalError, close_old_connections, connections
@@ -27,6 +30,52 @@ logger = logging.getLogger(__name__)
 def lease_cutoff(now=None):
     """Claims older than this belong to a worker that stopped beating."""
     return (now or timezone.now()) - timedelta(seconds=settings.WORK_LEASE_S)
+
+
+def worker_identity() -> str:
+    """This process as a claim holder: `host:pid:start`, where `start` is the process's start time (Linux
+    /proc; empty elsewhere), so a pid the kernel handed to a new process never passes for the old one."""
+    pid = os.getpid()
+    return f"{socket.gethostname()}:{pid}:{_process_start(pid) or ''}"
+
+
+def worker_is_gone(identity: str) -> bool:
+    """True when `identity` (worker_identity) names a process of this host that no longer runs: killed,
+    a zombie waiting to be reaped, or its pid reused by another process. False when it runs, when it is
+    another host's (only a sweep on that host can tell) or when the identity is empty or malformed."""
+    host, _, rest = identity.partition(":")
+    pid_text, _, start = rest.partition(":")
+    if not host or host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if Path("/proc/self/stat").exists():
+        stat = _proc_stat(pid)
+        if stat is None:
+            return True
+        state, started = stat
+        return state in ("Z", "X") or bool(start) and started != start
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def _proc_stat(pid: int) -> tuple[str, str] | None:
+    """(state, start time in clock ticks since boot) of a process, None when it does not exist."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text[text.rindex(")") + 2:].split()  # the command name may hold spaces and parentheses
+    return fields[0], fields[19]
+
+
+def _process_start(pid: int) -> str | None:
+    stat = _proc_stat(pid)
+    return stat[1] if stat else None
 
 
 def is_transient_db_error(exc: BaseException) -> bool:

@@ -192,8 +192,9 @@ FORM_RENDERER = "django.forms.renderers.TemplatesSetting"
 # --- Database: SQLite unless DATABASE_URL is set ------------------------------------------------
 
 VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
+# A blank DATABASE_URL (a cleared variable, an empty line in an env file) means the default, like unset.
 DATABASES = {
-    "default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
+    "default": env.db_url_config(env.str("DATABASE_URL", default="") or f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
 }
 # SQLite (docs/reliability.md): the web server and the workers write at the same time. WAL lets readers
 # go on while one connection writes; IMMEDIATE makes every transaction take the write lock when it
@@ -376,6 +377,9 @@ VOICE_MAX_SAMPLES = env_int("VOICE_MAX_SAMPLES", 25, minimum=1)
 # it must be speech: 10 s of silence, hum or a blip in a long pause is refused, not cloned.
 UPLOAD_MIN_SPEECH_S = env_float("UPLOAD_MIN_SPEECH_S", 0.5, minimum=0)
 UPLOAD_MIN_SPEECH_RATIO = env_float("UPLOAD_MIN_SPEECH_RATIO", 0.1, minimum=0)
+# A voice message in chat needs this much detected speech: a silent or near-silent recording is refused
+# (400 `no_speech`) instead of being transcribed into nothing, or into words nobody said, and answered.
+VOICE_MESSAGE_MIN_SPEECH_S = env_float("VOICE_MESSAGE_MIN_SPEECH_S", 0.2, minimum=0)
 # Django keeps larger request bodies on disk; the per-file check above is what users see.
 # A non-file body (JSON, form fields) larger than this is refused with 413 `request_too_large`.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024

@@ -349,3 +349,57 @@ def test_voice_gone_mid_reply_is_spoken_by_the_version_promoted_meanwhile(alice_
     assert message.voice_version_id == new.pk
     assert message.clip.version_id == new.pk
     assert [r["status"] for r in emulator_ctl.requests(path=old_tts)][before:] == [404]  # gone mid-call
+
+
+def _noise_wav(seconds: float, level: float, seed: int = 0) -> bytes:
+    """Steady white noise at `level` (0 = digital silence): what a muted or distant microphone records."""
+    import numpy as np
+
+    samples = (np.random.default_rng(seed).standard_normal(int(16000 * seconds)) * level).astype("float32")
+    buffer = io.BytesIO()
+    sf.write(buffer, samples, 16000, format="WAV", subtype="PCM_16")
+    return buffer.getvalue()
+
+
+def _stored_user_audio() -> set[str]:
+    found, pending = set(), ["user_audio"]
+    while pending:
+        folder = pending.pop()
+        if not default_storage.exists(folder):
+            continue
+        dirs, files = default_storage.listdir(folder)
+        pending += [f"{folder}/{d}" for d in dirs]
+        found |= {f"{folder}/{f}" for f in files}
+    return found
+
+
+@pytest.mark.parametrize("level", [0.0, 0.0005, 0.01], ids=["digital-silence", "near-silent-hiss", "steady-noise"])
+def test_voice_message_without_speech_is_refused_before_transcription(
+        alice_api, alice_conversation, emulator_ctl, level):
+    """A silent or near-silent voice message used to be transcribed (the recogniser made up words, or
+    heard nothing) and answered. It is refused at once with a reason, nothing is stored or paid for."""
+    before = len([r for r in emulator_ctl.requests() if r["path"].startswith("/v1/speech-to-text")])
+    files_before = _stored_user_audio()
+    response = alice_api.post(
+        f"/api/v1/conversations/{alice_conversation}/messages/",
+        {"audio": SimpleUploadedFile("quiet.wav", _noise_wav(3.0, level), content_type="audio/wav")},
+        format="multipart",
+    )
+    assert response.status_code == 400, response.content
+    assert "No speech was heard" in response.json()["errors"]["audio"][0]
+    assert not Message.objects.exists()
+    assert _stored_user_audio() == files_before
+    after = len([r for r in emulator_ctl.requests() if r["path"].startswith("/v1/speech-to-text")])
+    assert after == before
+
+
+def test_voice_message_with_speech_is_still_answered(alice_api, alice_conversation, run_tasks):
+    with run_tasks():
+        response = alice_api.post(
+            f"/api/v1/conversations/{alice_conversation}/messages/",
+            {"audio": SimpleUploadedFile("q.wav", wav_bytes(1.5, seed=3), content_type="audio/wav")},
+            format="multipart",
+        )
+    assert response.status_code == 202, response.content
+    reply = Message.objects.get(pk=response.json()["assistant_message"]["id"])
+    assert reply.status == Message.Status.READY

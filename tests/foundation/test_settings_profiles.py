@@ -59,6 +59,15 @@ def test_defaults_are_the_embedded_profile(tmp_path):
     assert p["window"] == 30
 
 
+def test_blank_database_and_redis_urls_mean_the_embedded_default(tmp_path):
+    # `DATABASE_URL= bin/run` (a blank line in an env file, a variable cleared in a shell) crashed every
+    # process with KeyError: 'ENGINE' instead of starting on SQLite.
+    p = profile(tmp_path, DATABASE_URL="", REDIS_URL="")
+    assert p["db"] == "django.db.backends.sqlite3"
+    assert p["db_name"] == str(tmp_path / "db.sqlite3")
+    assert p["broker"] == "orm"
+
+
 def test_scale_out_profile_is_switched_by_environment_only(tmp_path):
     p = profile(
         tmp_path,

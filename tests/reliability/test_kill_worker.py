@@ -97,6 +97,47 @@ def test_a_worker_killed_mid_turn_is_replaced_and_the_turn_recovers(emulator, em
     assert len(emulator_ctl.requests(path=TTS, method="POST")) == 2
 
 
+def test_a_killed_worker_is_noticed_without_waiting_for_its_lease(emulator, emulator_ctl, tmp_path):
+    """The cluster's sweep sees the worker process that held the turn is gone and hands the turn on at
+    once: with a lease of ten minutes the reply is still ready long before the lease could run out, and
+    the API says `is_retrying` from the hand-over on. (Before, the turn waited for the lease, saying
+    "speaking" all along.)"""
+    lease_s = 600
+    stack = LiveStack(tmp_path, provider_url=emulator.url,
+                      env={**LOAD_ENV, "Q_WORKERS": "1", "ELEVENLABS_TIMEOUT_S": "120", "WORK_LEASE_S": str(lease_s),
+                           "STUCK_WORK_SWEEP_S": "2"})
+    cluster = None
+    try:
+        stack.start()
+        talker = stack.scenario("talkers", "gone", "1")[0]
+        cluster = Cluster(stack).start()
+        emulator_ctl.add_fault(path=TTS, method="POST", mode="latency", delay_s=60, count=1)
+        message_id = post_turn(stack, talker, "Tell me about the hills.")
+        port = int(emulator.url.rsplit(":", 1)[1])
+        worker = wait_for(lambda: _process_holding_connection(cluster.process.pid, port), "the worker's TTS call")
+        os.kill(worker, signal.SIGKILL)
+        killed_at = time.monotonic()
+        emulator_ctl.add_fault(path=TTS, method="POST", mode="latency", delay_s=3, count=1)
+        seen_retrying = False
+        while True:
+            detail = get_message(stack, talker, message_id)
+            seen_retrying = seen_retrying or detail["is_retrying"]
+            if detail["status"] != "pending" or time.monotonic() - killed_at > lease_s / 2:
+                break
+            time.sleep(0.5)
+        recovery_s = time.monotonic() - killed_at
+        print(f"\nrecovery after SIGKILL, worker noticed gone: {recovery_s:.1f} s (lease {lease_s} s)")
+        cluster_log = cluster.log()
+    finally:
+        if cluster is not None:
+            cluster.stop()
+        stack.stop()
+
+    assert detail["status"] == "ready", (detail, cluster_log[-4000:])  # within half the lease
+    assert seen_retrying, "the API never said the reply was being retried"
+    assert "whose worker stopped" in cluster_log, cluster_log[-4000:]
+
+
 def test_speech_stored_before_the_kill_is_reused_not_paid_twice(emulator, emulator_ctl, tmp_path):
     stack = LiveStack(tmp_path, provider_url=emulator.url,
                       env={**LOAD_ENV, "Q_WORKERS": "1", "WORK_LEASE_S": "6", "STUCK_WORK_SWEEP_S": "1"})

@@ -2,6 +2,9 @@
 `failed` with a reason or in a bounded retry; concurrent messages in one conversation are all answered;
 the stuck-work sweep resolves each kind of row a killed worker leaves behind."""
 
+import socket
+import subprocess
+import sys
 from datetime import timedelta
 
 import pytest
@@ -17,6 +20,7 @@ from tests.audio import wav_bytes
 from tests.retraining.helpers import retrainable_voice
 from voiceclone import provider, replies
 from voiceclone.background import stuck_work_sweep
+from voiceclone.leases import worker_identity, worker_is_gone
 
 pytestmark = pytest.mark.django_db
 
@@ -216,6 +220,47 @@ def test_the_sweep_leaves_work_whose_worker_is_alive(alice_api, alice_conversati
     assert conversation_services.message_reply_generate(message_id=message_id) is None
     assert Message.objects.get(pk=message_id).status == Message.Status.PENDING
     assert Conversation.objects.count() == 1
+
+
+def _gone_worker_identity() -> str:
+    """The identity a worker process had, once it is gone (it ran, exited and was reaped)."""
+    worker = subprocess.Popen([sys.executable, "-c", "pass"])
+    worker.wait()
+    return f"{socket.gethostname()}:{worker.pid}:"
+
+
+def test_a_reply_whose_worker_process_is_gone_is_handed_on_before_its_lease_runs_out(
+        alice_api, alice_conversation, django_capture_on_commit_callbacks, run_tasks):
+    """A killed worker's claim is still fresh (its last heartbeat was a moment ago): the lease alone would
+    keep the reply waiting WORK_LEASE_S with nothing shown. The sweep sees the process is gone and hands
+    the reply on at once (released: the API says `is_retrying` until it is ready). A live holder keeps
+    its claim."""
+    killed = post_message(alice_api, alice_conversation, "Are you there?", django_capture_on_commit_callbacks,
+                          run=False)
+    alive = post_message(alice_api, alice_conversation, "And now?", django_capture_on_commit_callbacks, run=False)
+    Message.objects.filter(pk=killed).update(claimed_at=timezone.now(), claimed_by=_gone_worker_identity(),
+                                             attempt_count=1)
+    Message.objects.filter(pk=alive).update(claimed_at=timezone.now(), claimed_by=worker_identity(), attempt_count=1)
+    assert alice_api.get(f"/api/v1/messages/{killed}/").json()["is_retrying"] is False  # not known yet
+
+    with run_tasks():
+        assert stuck_work_sweep()["replies"] == 1  # (the suite's queue runs the re-enqueued turn at once)
+    detail = alice_api.get(f"/api/v1/messages/{killed}/").json()
+    assert detail["status"] == "ready"
+    assert Message.objects.get(pk=killed).attempt_count == 2
+    still = Message.objects.get(pk=alive)  # its live worker keeps it
+    assert still.status == Message.Status.PENDING and still.attempt_count == 1 and still.claimed_at is not None
+
+
+def test_a_claim_of_another_host_or_of_a_reused_pid_is_judged_correctly():
+    me = worker_identity()
+    host, pid, start = me.split(":")
+    assert worker_is_gone(me) is False
+    assert worker_is_gone(f"another-host:{pid}:{start}") is False  # only that host's sweep can tell
+    assert worker_is_gone("") is False and worker_is_gone("garbage") is False
+    assert worker_is_gone(_gone_worker_identity()) is True
+    if start:  # Linux: the same pid with another start time is another process
+        assert worker_is_gone(f"{host}:{pid}:{int(start) + 1}") is True
 
 
 def test_a_voice_creation_whose_rows_cannot_be_written_leaves_no_files(alice, monkeypatch):
