@@ -167,3 +167,44 @@ def test_speech_stored_before_the_kill_is_reused_not_paid_twice(emulator, emulat
     assert detail["status"] == "ready", detail
     assert after["clip"] == before["clip"] and after["attempt_count"] == 2, after
     assert len(emulator_ctl.requests(path=TTS, method="POST")) == tts_before  # the stored speech was reused
+
+
+def test_idle_workers_killed_while_waiting_for_a_task_do_not_stop_the_cluster(emulator, tmp_path):
+    """Found from outside: a SIGKILL of an *idle* worker left django-q2's task queue locked (the dead worker
+    held the queue's read lock while it waited for a task), and no task ran again until the cluster was
+    restarted (django-q2 #23). With two idle workers, one of them always holds that lock: killing both (and
+    the pusher and monitor with them) wedged the old cluster every time. Our sentinel renews the queues and
+    processes, and the next turn is answered."""
+    stack = LiveStack(tmp_path, provider_url=emulator.url, env={**LOAD_ENV, "Q_WORKERS": "2"})
+    cluster = None
+    try:
+        stack.start()
+        talker = stack.scenario("talkers", "idle", "1")[0]
+        cluster = Cluster(stack).start()
+        first = post_turn(stack, talker, "Hello there.")
+        wait_for(lambda: get_message(stack, talker, first)["status"] == "ready", "the first reply")
+        time.sleep(1)  # both workers back in the task queue's get(), one of them holding its lock
+        sentinel = max(_children(cluster.process.pid), key=lambda pid: len(_children(pid)))
+        victims = _children(sentinel)  # the workers, the pusher and the monitor
+        assert len(victims) >= 4, victims
+        for pid in victims:
+            os.kill(pid, signal.SIGKILL)
+        second = post_turn(stack, talker, "Are you still there?")
+        detail = wait_for(lambda: (d := get_message(stack, talker, second))["status"] != "pending" and d,
+                          "the reply after the idle workers were killed", timeout_s=120)
+        cluster_log = cluster.log()
+    finally:
+        if cluster is not None:
+            cluster.stop()
+        stack.stop()
+
+    assert detail["status"] == "ready", (detail, cluster_log[-4000:])
+    assert "renewing the queues" in cluster_log, cluster_log[-4000:]
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{tid}/children") as f:
+            found += [int(child) for child in f.read().split()]
+    return found
