@@ -38,7 +38,7 @@ ELEVENLABS_TIMEOUT_S = 10.0
 # limits switch each one on with the `settings` fixture. Their counters live in the test database's
 # cache table (rolled back with each test) or, on the Redis profile, under this run's own prefix.
 API_THROTTLE_USER = API_THROTTLE_ANON = ""
-LOGIN_RATE_PER_USERNAME = LOGIN_RATE_PER_IP = VOICE_CREATE_RATE = CHAT_TURN_RATE = None
+LOGIN_RATE_PER_USERNAME = LOGIN_RATE_PER_IP = SIGNUP_RATE_PER_IP = VOICE_CREATE_RATE = CHAT_TURN_RATE = None
 TTS_DAILY_CHARS_PER_USER = 0
 if "KEY_PREFIX" in CACHES["default"]:  # noqa: F405
     import uuid as _uuid

@@ -1,5 +1,6 @@
 """Sign-up, log-in and log-out pages. Log-in is Django's LoginView with attempt limits."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import login
@@ -61,11 +62,22 @@ def signup(request):
     if request.user.is_authenticated:
         return redirect("voice-list")
     form = UserCreationForm(request.POST or None)
+    retry_after_s = None
     if request.method == "POST" and form.is_valid():
-        user = form.save()
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        return redirect("voice-list")
-    return render(request, "registration/signup.html", {"form": form})
+        # Accounts made, per client address: a script cannot mint accounts (each with its own limits).
+        retry_after_s = ratelimit.attempt("signup-ip", ratelimit.client_ip(request), settings.SIGNUP_RATE_PER_IP)
+        if retry_after_s is None:
+            user = form.save()
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            return redirect("voice-list")
+        form.add_error(None, ValidationError(
+            f"Too many accounts were made from your network. Try again {wait_phrase(retry_after_s)}.",
+            code="throttled"))
+    response = render(request, "registration/signup.html", {"form": form})
+    if retry_after_s is not None:
+        response.status_code = 429
+        response["Retry-After"] = str(retry_after_s)
+    return response
 
 
 class LogoutView(auth_views.LogoutView):

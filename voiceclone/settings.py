@@ -449,6 +449,8 @@ API_THROTTLE_ANON = env.str("API_THROTTLE_ANON", default="100/hour")
 # Per client IP, higher: an office behind one NAT signs in together.
 LOGIN_RATE_PER_USERNAME = env_rate("LOGIN_RATE_PER_USERNAME", "10/15m")
 LOGIN_RATE_PER_IP = env_rate("LOGIN_RATE_PER_IP", "60/15m")
+# Accounts made through /signup/ per client IP: a household or a class signs up a few; a script, hundreds.
+SIGNUP_RATE_PER_IP = env_rate("SIGNUP_RATE_PER_IP", "20/hour")
 # Voice creations (and retries) per user: each one takes a provider voice slot of 30 and uploads audio.
 VOICE_CREATE_RATE = env_rate("VOICE_CREATE_RATE", "10/hour")
 # Chat turns (and reply retries) per user: a person types or speaks far slower than one every 3 s.

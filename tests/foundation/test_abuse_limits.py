@@ -79,6 +79,29 @@ def test_login_page_throttles_with_a_clear_message(client, settings):
     assert right.status_code == 429 and "_auth_user_id" not in client.session
 
 
+def test_sign_up_page_limits_accounts_per_client_address(client, settings):
+    """From outside, /signup/ made accounts without limit: a script could mint accounts, each with its own
+    allowances. Accounts per client address are capped; a form with mistakes does not use the allowance."""
+    settings.SIGNUP_RATE_PER_IP = (3, 3600)
+    ip = unique_ip()
+
+    def sign_up(name, password="Correct-horse-7"):
+        client.logout()
+        return client.post("/signup/", {"username": name, "password1": password, "password2": password},
+                           REMOTE_ADDR=ip)
+
+    assert sign_up(unique("typo"), password="short").status_code == 200  # invalid: not counted
+    made = [sign_up(unique("minted")) for _ in range(3)]
+    assert [r.status_code for r in made] == [302] * 3
+    refused = sign_up(unique("minted"))
+    assert refused.status_code == 429 and int(refused["Retry-After"]) >= 1
+    assert "Too many accounts were made from your network" in refused.content.decode()
+    client.logout()
+    other = client.post("/signup/", {"username": unique("elsewhere"), "password1": "Correct-horse-7",
+                                     "password2": "Correct-horse-7"}, REMOTE_ADDR=unique_ip())
+    assert other.status_code == 302
+
+
 def test_admin_login_counts_attempts_too(client, settings):
     settings.LOGIN_RATE_PER_USERNAME = (3, 900)
     staff = UserFactory(username=unique("admin"), is_staff=True, is_superuser=True)

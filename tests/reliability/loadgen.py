@@ -25,7 +25,7 @@ from tests.live import ROOT, LiveStack, multipart, request
 # Limits are per person; a load test is many requests from few users, so they are off (as in the suite).
 LOAD_ENV = {
     "API_THROTTLE_USER": "", "API_THROTTLE_ANON": "", "CHAT_TURN_RATE": "", "VOICE_CREATE_RATE": "",
-    "TTS_DAILY_CHARS_PER_USER": "0", "LOGIN_RATE_PER_USERNAME": "", "LOGIN_RATE_PER_IP": "",
+    "TTS_DAILY_CHARS_PER_USER": "0", "LOGIN_RATE_PER_USERNAME": "", "LOGIN_RATE_PER_IP": "", "SIGNUP_RATE_PER_IP": "",
     "Q_POLL_S": "0.1", "LLM_BASE_URL": "", "LOG_LEVEL": "INFO",
 }
 TEXTS = ["Hello, how are you today?", "What do you like to bake?", "Tell me about your town.",
