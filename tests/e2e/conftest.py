@@ -36,7 +36,7 @@ def browser():
     from playwright.sync_api import expect, sync_playwright
 
     # Replies are polled with backoff and the events feed every 5 s: allow for both.
-    expect.set_options(timeout=20_000)
+    expect.set_options(timeout=40_000)  # generous: a loaded two-core machine is slow, a pass is not
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
         yield browser
@@ -55,7 +55,7 @@ def new_page(context):
     """A page of `context` with the tests' default timeout, collecting its JavaScript errors: they fail the
     test that caused them (see `assert_no_js_errors`)."""
     page = context.new_page()
-    page.set_default_timeout(20_000)
+    page.set_default_timeout(40_000)
     page.js_errors = []
     page.on("pageerror", lambda error: page.js_errors.append(str(error)))
     return page
