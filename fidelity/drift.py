@@ -2,7 +2,10 @@
 
 Scheduled (FIDELITY_DRIFT_INTERVAL_MIN, default daily; `manage.py schedules_sync`). For every ready voice it
 scores a sample of the current version's recent stored replies (the newest FIDELITY_DRIFT_SAMPLE_SIZE of the
-last FIDELITY_DRIFT_WINDOW_DAYS; no provider call: the audio is already stored) against
+last FIDELITY_DRIFT_WINDOW_DAYS; no provider call: the audio is already stored). Only replies the
+provider rendered count: a reply that reused an identical earlier render (conversations.render_reuse) is a
+copy of old audio and says nothing about how the voice sounds now, so it would hide a drift. It scores them
+against
 
 - the voice's originals (speaker similarity), and
 - the version's baseline: the probe set the promotion gate rendered with that version, or, for a version
@@ -85,6 +88,7 @@ def voice_drift_check(*, voice: Voice, now=None) -> DriftPoint:
         ClipSample.objects.filter(
             voice=voice, version=version, source=ClipSample.Source.GENERATED,
             created_at__gte=now - timedelta(days=settings.FIDELITY_DRIFT_WINDOW_DAYS), created_at__lte=now,
+            reused_from__isnull=True,  # a copy of an earlier render says nothing about what the provider renders now
         ).exclude(file="").order_by("-created_at", "-pk")[: settings.FIDELITY_DRIFT_SAMPLE_SIZE]
     )
     sample = _measured(replies)
@@ -158,7 +162,9 @@ def _baseline(version: VoiceVersion) -> tuple[list[VoiceFeatures], str]:
                  if "error" not in p.features]
         if feats:
             return feats, "probes"
-    earliest = ClipSample.objects.filter(version=version, source=ClipSample.Source.GENERATED).exclude(file="")
+    earliest = ClipSample.objects.filter(
+        version=version, source=ClipSample.Source.GENERATED, reused_from__isnull=True
+    ).exclude(file="")
     sample = _measured(earliest.order_by("created_at", "pk")[: settings.FIDELITY_DRIFT_SAMPLE_SIZE])
     return [f for _, f in sample], "replies"
 

@@ -137,3 +137,44 @@ def test_voices_without_enough_recent_replies_are_skipped(alice, emulator_ctl):
     assert not DriftPoint.objects.filter(voice=voice).exists()
     Voice.objects.filter(pk=voice.pk).update(status=Voice.Status.DISABLED)
     assert str(voice.pk) not in drift_monitor_run()["skipped"]
+
+
+def _chat_reply(api, voice, text, run_tasks) -> ClipSample:
+    """One chat turn in a new conversation, through the API and the reply pipeline; the reply's clip."""
+    from conversations.models import Message
+
+    conversation = api.post("/api/v1/conversations/", {"voice": str(voice.pk)}, format="json").json()["id"]
+    with run_tasks():
+        response = api.post(f"/api/v1/conversations/{conversation}/messages/", {"text": text}, format="json")
+    assert response.status_code == 202, response.content
+    message = Message.objects.select_related("clip").get(pk=response.json()["assistant_message"]["id"])
+    assert message.status == "ready", message.failure_reason
+    return message.clip
+
+
+def test_replies_that_reuse_an_earlier_render_do_not_hide_a_planted_shift(alice, alice_api, emulator_ctl,
+                                                                           run_tasks, settings):
+    """Identical replies reuse a stored render (no provider call). Such copies are old audio: were they
+    sampled, a voice whose provider voice changed would look unchanged (seen from outside: the offline
+    responder answers "Hi." the same way in every new conversation, so every newest reply was a copy)."""
+    settings.FIDELITY_DRIFT_SAMPLE_SIZE = 4
+    voice = voice_of_speaker(SPEAKERS["mid"], name="Ada", owner=alice)
+    first = ["Tell me a story about the sea.", "What is your favourite food?", "How are you today?",
+             "Do you like music?"]
+    before = [_chat_reply(alice_api, voice, text, run_tasks) for text in first]
+    assert all(clip.reused_from_id is None for clip in before)
+    emulator_ctl.shift_timbre(voice.current_version.provider_voice_id, median_pitch_hz=-40, formant_scale=0.9)
+    after = [_chat_reply(alice_api, voice, text, run_tasks) for text in
+             ["Tell me a joke.", "What do you think about trains?", "Any advice for a rainy day?",
+              "What did you do last weekend?"]]
+    assert all(clip.reused_from_id is None for clip in after)
+    assert not {c.text for c in after} & {c.text for c in before}
+    copies = [_chat_reply(alice_api, voice, text, run_tasks) for text in first]  # the newest replies
+    assert [c.reused_from_id for c in copies] == [c.pk for c in before]
+
+    result = drift_monitor_run()
+    point = DriftPoint.objects.get(voice=voice)
+    assert sorted(point.clip_ids) == sorted(c.pk for c in after)
+    assert result["flagged"] == [str(voice.pk)], (point.baseline_similarity, point.components)
+    assert "left_baseline" in [r["code"] for r in point.reasons]
+    assert Event.objects.filter(type="voice.drift_detected", voice=voice).count() == 1
