@@ -84,12 +84,14 @@ def voice_drift_check(*, voice: Voice, now=None) -> DriftPoint:
 
     now = now or timezone.now()
     version = voice.current_version
+    baseline, source, baseline_clip_ids = _baseline(version)
     replies = list(
         ClipSample.objects.filter(
             voice=voice, version=version, source=ClipSample.Source.GENERATED,
             created_at__gte=now - timedelta(days=settings.FIDELITY_DRIFT_WINDOW_DAYS), created_at__lte=now,
             reused_from__isnull=True,  # a copy of an earlier render says nothing about what the provider renders now
-        ).exclude(file="").order_by("-created_at", "-pk")[: settings.FIDELITY_DRIFT_SAMPLE_SIZE]
+        ).exclude(file="").exclude(pk__in=_later_excluded(version, baseline_clip_ids))
+        .order_by("-created_at", "-pk")[: settings.FIDELITY_DRIFT_SAMPLE_SIZE]
     )
     sample = _measured(replies)
     if len(sample) < settings.FIDELITY_DRIFT_MIN_REPLIES:
@@ -98,7 +100,6 @@ def voice_drift_check(*, voice: Voice, now=None) -> DriftPoint:
     if not originals:
         raise DriftSkipped("no measurable original recording")
     originals_profile = voice_profile(originals)
-    baseline, source = _baseline(version)
     if not baseline:
         raise DriftSkipped("no baseline for this version")
     features = [f for _, f in sample]
@@ -125,7 +126,7 @@ def voice_drift_check(*, voice: Voice, now=None) -> DriftPoint:
             voice=voice, version=version, measured_at=now, similarity=to_originals.score,
             baseline_similarity=to_baseline.score, baseline_originals_similarity=baseline_originals,
             baseline_source=source, is_out_of_band=bool(reasons), reasons=reasons,
-            clip_ids=[clip.pk for clip, _ in sample],
+            clip_ids=[clip.pk for clip, _ in sample], baseline_clip_ids=baseline_clip_ids,
             components={"originals": to_originals.components, "baseline": to_baseline.components},
         )
         if reasons and (previous is None or not previous.is_out_of_band):
@@ -153,20 +154,40 @@ def _measured(clips) -> list[tuple[ClipSample, VoiceFeatures]]:
     return found
 
 
-def _baseline(version: VoiceVersion) -> tuple[list[VoiceFeatures], str]:
-    """The version's probe features from its latest gate report, else its earliest stored replies."""
+def _baseline(version: VoiceVersion) -> tuple[list[VoiceFeatures], str, list[int]]:
+    """(features, source, reply ids): the version's probe features from its latest gate report, else its
+    reply baseline: the replies an earlier check of the version fixed, else its earliest stored replies.
+
+    A reply baseline is fixed by the version's first check: "the earliest replies" taken afresh each time
+    would keep growing into the replies being checked while a voice has fewer than a sample of them (seen from
+    outside: 6 replies before a planted shift, the next check's baseline held 2 shifted ones and its sample 3
+    unshifted ones, and the shift was never flagged)."""
     probes = GateProbe.objects.filter(version=version).exclude(features={}).order_by("-report_id", "index")
     latest = probes.first()
     if latest is not None:
         feats = [VoiceFeatures.from_dict(p.features) for p in probes.filter(report_id=latest.report_id)
                  if "error" not in p.features]
         if feats:
-            return feats, "probes"
-    earliest = ClipSample.objects.filter(
+            return feats, "probes", []
+    replies = ClipSample.objects.filter(
         version=version, source=ClipSample.Source.GENERATED, reused_from__isnull=True
     ).exclude(file="")
-    sample = _measured(earliest.order_by("created_at", "pk")[: settings.FIDELITY_DRIFT_SAMPLE_SIZE])
-    return [f for _, f in sample], "replies"
+    fixed = (DriftPoint.objects.filter(version=version, baseline_source="replies").exclude(baseline_clip_ids=[])
+             .order_by("measured_at", "pk").values_list("baseline_clip_ids", flat=True).first())
+    if fixed:
+        sample = _measured(replies.filter(pk__in=fixed).order_by("created_at", "pk"))
+        if sample:
+            return [f for _, f in sample], "replies", [clip.pk for clip, _ in sample]
+    sample = _measured(replies.order_by("created_at", "pk")[: settings.FIDELITY_DRIFT_SAMPLE_SIZE])
+    return [f for _, f in sample], "replies", [clip.pk for clip, _ in sample]
+
+
+def _later_excluded(version: VoiceVersion, baseline_clip_ids: list[int]) -> list[int]:
+    """Replies a check leaves out of its sample: a fixed reply baseline's own replies (comparing a reply with
+    itself says nothing), except on the version's first check, which fixes the baseline (nothing is later yet)."""
+    if baseline_clip_ids and DriftPoint.objects.filter(version=version, baseline_source="replies").exists():
+        return baseline_clip_ids
+    return []
 
 
 def voice_drift_latest(voice) -> DriftPoint | None:

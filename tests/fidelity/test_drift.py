@@ -178,3 +178,23 @@ def test_replies_that_reuse_an_earlier_render_do_not_hide_a_planted_shift(alice,
     assert result["flagged"] == [str(voice.pk)], (point.baseline_similarity, point.components)
     assert "left_baseline" in [r["code"] for r in point.reasons]
     assert Event.objects.filter(type="voice.drift_detected", voice=voice).count() == 1
+
+
+def test_a_reply_baseline_is_fixed_by_the_first_check_so_a_shift_cannot_grow_into_it(alice, emulator_ctl):
+    """Seen from outside: a voice with 6 replies, a planted shift, 5 more. "The earliest 8 replies" taken afresh
+    held 2 shifted ones, the newest 8 held 3 unshifted ones, and the shift was never flagged."""
+    voice = voice_of_speaker(SPEAKERS["mid"], name="Ada", owner=alice)
+    own = voice.current_version.provider_voice_id
+    before = store_replies(voice, spoken_by=own, count=6, days_ago=1)
+    assert drift_monitor_run()["flagged"] == []
+    first = DriftPoint.objects.get(voice=voice)
+    assert first.baseline_source == "replies" and sorted(first.baseline_clip_ids) == sorted(c.pk for c in before)
+
+    emulator_ctl.shift_timbre(own, median_pitch_hz=-40, formant_scale=0.9)
+    after = store_replies(voice, spoken_by=own, count=5, start=6)
+    result = drift_monitor_run()
+    point = DriftPoint.objects.filter(voice=voice).latest("measured_at")
+    assert sorted(point.baseline_clip_ids) == sorted(first.baseline_clip_ids)  # the baseline did not move
+    assert sorted(point.clip_ids) == sorted(c.pk for c in after)  # only replies since the baseline
+    assert result["flagged"] == [str(voice.pk)], (point.baseline_similarity, point.components)
+    assert point.is_out_of_band and "left_baseline" in [r["code"] for r in point.reasons]
