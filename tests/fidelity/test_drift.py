@@ -47,8 +47,9 @@ def store_replies(voice, *, spoken_by: str, count: int, days_ago: float = 0.0, s
         text = SENTENCES[(start + i) % len(SENTENCES)]
         audio = provider.tts(voice_id=spoken_by, text=text).audio
         clip = ClipSampleFactory(voice=voice, version=voice.current_version, text=text, audio=audio)
+        # In order, and never before a check already made (a later check looks only at replies since then).
         ClipSample.objects.filter(pk=clip.pk).update(
-            created_at=timezone.now() - timedelta(days=days_ago, minutes=len(clips) + 1))
+            created_at=timezone.now() - timedelta(days=days_ago) + timedelta(microseconds=len(clips)))
         clips.append(clip)
     return clips
 
@@ -198,3 +199,23 @@ def test_a_reply_baseline_is_fixed_by_the_first_check_so_a_shift_cannot_grow_int
     assert sorted(point.clip_ids) == sorted(c.pk for c in after)  # only replies since the baseline
     assert result["flagged"] == [str(voice.pk)], (point.baseline_similarity, point.components)
     assert point.is_out_of_band and "left_baseline" in [r["code"] for r in point.reasons]
+
+
+def test_a_check_scores_only_replies_since_the_previous_check(alice, emulator_ctl):
+    """Seen from outside: 3 shifted replies among the newest 8 (5 from before the shift, already judged in band
+    by the previous check) scored 0.80 against the baseline: in band. A check looks at what is new."""
+    voice = voice_of_speaker(SPEAKERS["mid"], name="Ada", owner=alice)
+    own = voice.current_version.provider_voice_id
+    store_replies(voice, spoken_by=own, count=4, days_ago=2)
+    assert drift_monitor_run()["flagged"] == []
+    store_replies(voice, spoken_by=own, count=5, start=4, days_ago=1)
+    assert drift_monitor_run()["flagged"] == []
+    emulator_ctl.shift_timbre(own, median_pitch_hz=-40, formant_scale=0.9)
+    shifted = store_replies(voice, spoken_by=own, count=3, start=1)
+    result = drift_monitor_run()
+    point = DriftPoint.objects.filter(voice=voice).latest("measured_at")
+    assert sorted(point.clip_ids) == sorted(c.pk for c in shifted)
+    assert result["flagged"] == [str(voice.pk)], (point.baseline_similarity, point.components)
+    # Nothing new since: the voice is skipped, no point, no second event.
+    assert "since the last check" in drift_monitor_run()["skipped"][str(voice.pk)]
+    assert Event.objects.filter(type="voice.drift_detected", voice=voice).count() == 1
