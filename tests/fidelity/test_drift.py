@@ -130,6 +130,30 @@ def test_a_planted_timbre_shift_is_flagged_in_one_run_with_event_badge_chart_and
     assert Event.objects.filter(type="voice.version_rolled_back", voice=voice).exists()
 
 
+def test_staff_check_drift_now_from_the_voice_list(alice, emulator_ctl, staff_client):
+    """From outside nothing but the daily schedule ran the monitor: staff could not check a voice they suspect.
+    The voice list's action checks the selected voices at once and says what it found."""
+    steady = voice_of_speaker(SPEAKERS["mid"], name="Steady")
+    store_replies(steady, spoken_by=steady.current_version.provider_voice_id, count=4, days_ago=10)
+    store_replies(steady, spoken_by=steady.current_version.provider_voice_id, count=3, start=4)
+    shifted = voice_of_speaker(SPEAKERS["mid"], name="Shifted")
+    own = shifted.current_version.provider_voice_id
+    store_replies(shifted, spoken_by=own, count=4, days_ago=10)
+    emulator_ctl.shift_timbre(own, median_pitch_hz=-40, formant_scale=0.9)
+    store_replies(shifted, spoken_by=own, count=4, start=4)
+    quiet = voice_at_provider(alice, name="Quiet")
+
+    response = staff_client.post("/admin/clones/voice/", {
+        "action": "check_drift_now", "_selected_action": [str(v.pk) for v in (steady, shifted, quiet)]}, follow=True)
+    said = [str(m) for m in response.context["messages"]]
+    assert any(m.startswith("Steady: in band") for m in said), said
+    assert any(m.startswith("Shifted: drifting.") and "baseline" in m for m in said), said
+    assert any(m.startswith("Quiet: not checked,") and "replies" in m for m in said), said
+    assert DriftPoint.objects.get(voice=shifted).is_out_of_band
+    assert not DriftPoint.objects.get(voice=steady).is_out_of_band
+    assert Event.objects.filter(type="voice.drift_detected", voice=shifted).count() == 1
+
+
 def test_voices_without_enough_recent_replies_are_skipped(alice, emulator_ctl):
     voice = voice_at_provider(alice, name="Quiet")
     store_replies(voice, spoken_by=voice.current_version.provider_voice_id, count=2)
