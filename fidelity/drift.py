@@ -1,8 +1,12 @@
 """The drift monitor (issue 10 item 4): do live voices still sound like themselves?
 
 Scheduled (FIDELITY_DRIFT_INTERVAL_MIN, default daily; `manage.py schedules_sync`). For every ready voice it
-scores a sample of the current version's recent stored replies (the newest FIDELITY_DRIFT_SAMPLE_SIZE of the
-last FIDELITY_DRIFT_WINDOW_DAYS; no provider call: the audio is already stored) against
+scores a sample of the current version's recent stored replies (the newest FIDELITY_DRIFT_SAMPLE_SIZE of those
+since the version's previous check, within the last FIDELITY_DRIFT_WINDOW_DAYS; no provider call: the audio is
+already stored). Only replies the
+provider rendered count: a reply that reused an identical earlier render (conversations.render_reuse) is a
+copy of old audio and says nothing about how the voice sounds now, so it would hide a drift. It scores them
+against
 
 - the voice's originals (speaker similarity), and
 - the version's baseline: the probe set the promotion gate rendered with that version, or, for a version
@@ -81,20 +85,31 @@ def voice_drift_check(*, voice: Voice, now=None) -> DriftPoint:
 
     now = now or timezone.now()
     version = voice.current_version
+    baseline, source, baseline_clip_ids = _baseline(version)
+    since = now - timedelta(days=settings.FIDELITY_DRIFT_WINDOW_DAYS)
+    # Only replies since the version's previous check: a sample mixing yesterday's (already judged) replies with
+    # today's dilutes a change that happened in between (seen from outside: 3 shifted replies among 8 scored
+    # 0.80 against the baseline, in band).
+    last_checked = (DriftPoint.objects.filter(voice=voice, version=version, measured_at__lt=now)
+                    .order_by("-measured_at").values_list("measured_at", flat=True).first())
+    if last_checked is not None and last_checked > since:
+        since = last_checked
     replies = list(
         ClipSample.objects.filter(
             voice=voice, version=version, source=ClipSample.Source.GENERATED,
-            created_at__gte=now - timedelta(days=settings.FIDELITY_DRIFT_WINDOW_DAYS), created_at__lte=now,
-        ).exclude(file="").order_by("-created_at", "-pk")[: settings.FIDELITY_DRIFT_SAMPLE_SIZE]
+            created_at__gt=since, created_at__lte=now,
+            reused_from__isnull=True,  # a copy of an earlier render says nothing about what the provider renders now
+        ).exclude(file="").exclude(pk__in=_later_excluded(version, baseline_clip_ids))
+        .order_by("-created_at", "-pk")[: settings.FIDELITY_DRIFT_SAMPLE_SIZE]
     )
     sample = _measured(replies)
     if len(sample) < settings.FIDELITY_DRIFT_MIN_REPLIES:
-        raise DriftSkipped(f"{len(sample)} measurable recent replies (at least {settings.FIDELITY_DRIFT_MIN_REPLIES} needed)")
+        what = "replies since the last check" if last_checked is not None else "recent replies"
+        raise DriftSkipped(f"{len(sample)} measurable {what} (at least {settings.FIDELITY_DRIFT_MIN_REPLIES} needed)")
     originals = originals_features(voice)
     if not originals:
         raise DriftSkipped("no measurable original recording")
     originals_profile = voice_profile(originals)
-    baseline, source = _baseline(version)
     if not baseline:
         raise DriftSkipped("no baseline for this version")
     features = [f for _, f in sample]
@@ -121,7 +136,7 @@ def voice_drift_check(*, voice: Voice, now=None) -> DriftPoint:
             voice=voice, version=version, measured_at=now, similarity=to_originals.score,
             baseline_similarity=to_baseline.score, baseline_originals_similarity=baseline_originals,
             baseline_source=source, is_out_of_band=bool(reasons), reasons=reasons,
-            clip_ids=[clip.pk for clip, _ in sample],
+            clip_ids=[clip.pk for clip, _ in sample], baseline_clip_ids=baseline_clip_ids,
             components={"originals": to_originals.components, "baseline": to_baseline.components},
         )
         if reasons and (previous is None or not previous.is_out_of_band):
@@ -149,18 +164,40 @@ def _measured(clips) -> list[tuple[ClipSample, VoiceFeatures]]:
     return found
 
 
-def _baseline(version: VoiceVersion) -> tuple[list[VoiceFeatures], str]:
-    """The version's probe features from its latest gate report, else its earliest stored replies."""
+def _baseline(version: VoiceVersion) -> tuple[list[VoiceFeatures], str, list[int]]:
+    """(features, source, reply ids): the version's probe features from its latest gate report, else its
+    reply baseline: the replies an earlier check of the version fixed, else its earliest stored replies.
+
+    A reply baseline is fixed by the version's first check: "the earliest replies" taken afresh each time
+    would keep growing into the replies being checked while a voice has fewer than a sample of them (seen from
+    outside: 6 replies before a planted shift, the next check's baseline held 2 shifted ones and its sample 3
+    unshifted ones, and the shift was never flagged)."""
     probes = GateProbe.objects.filter(version=version).exclude(features={}).order_by("-report_id", "index")
     latest = probes.first()
     if latest is not None:
         feats = [VoiceFeatures.from_dict(p.features) for p in probes.filter(report_id=latest.report_id)
                  if "error" not in p.features]
         if feats:
-            return feats, "probes"
-    earliest = ClipSample.objects.filter(version=version, source=ClipSample.Source.GENERATED).exclude(file="")
-    sample = _measured(earliest.order_by("created_at", "pk")[: settings.FIDELITY_DRIFT_SAMPLE_SIZE])
-    return [f for _, f in sample], "replies"
+            return feats, "probes", []
+    replies = ClipSample.objects.filter(
+        version=version, source=ClipSample.Source.GENERATED, reused_from__isnull=True
+    ).exclude(file="")
+    fixed = (DriftPoint.objects.filter(version=version, baseline_source="replies").exclude(baseline_clip_ids=[])
+             .order_by("measured_at", "pk").values_list("baseline_clip_ids", flat=True).first())
+    if fixed:
+        sample = _measured(replies.filter(pk__in=fixed).order_by("created_at", "pk"))
+        if sample:
+            return [f for _, f in sample], "replies", [clip.pk for clip, _ in sample]
+    sample = _measured(replies.order_by("created_at", "pk")[: settings.FIDELITY_DRIFT_SAMPLE_SIZE])
+    return [f for _, f in sample], "replies", [clip.pk for clip, _ in sample]
+
+
+def _later_excluded(version: VoiceVersion, baseline_clip_ids: list[int]) -> list[int]:
+    """Replies a check leaves out of its sample: a fixed reply baseline's own replies (comparing a reply with
+    itself says nothing), except on the version's first check, which fixes the baseline (nothing is later yet)."""
+    if baseline_clip_ids and DriftPoint.objects.filter(version=version, baseline_source="replies").exists():
+        return baseline_clip_ids
+    return []
 
 
 def voice_drift_latest(voice) -> DriftPoint | None:

@@ -130,6 +130,9 @@ class DriftPoint(models.Model):
     is_out_of_band = models.BooleanField(default=False, db_index=True)
     reasons = models.JSONField(default=list, blank=True)
     clip_ids = models.JSONField(default=list, blank=True)
+    # With baseline_source "replies": the replies that are the version's baseline, fixed by the version's first
+    # check and reused by every later one (later replies never join it, so a drift cannot hide in it).
+    baseline_clip_ids = models.JSONField(default=list, blank=True)
     components = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

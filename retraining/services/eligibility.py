@@ -164,8 +164,8 @@ def _stored_generated(since):
 
 
 def voices_with_eligibility_counts(voices: QuerySet[Voice], *, since) -> QuerySet[Voice]:
-    """Annotate `conversations_with_clips`, `approved_unused_clips`, `active_originals`,
-    `active_originals_s` and `blocking_run_id` (one query)."""
+    """Annotate `conversations_with_clips`, `approved_unused_clips`, `pending_review_clips`, `rejected_clips`,
+    `active_originals`, `active_originals_s` and `blocking_run_id` (one query)."""
     conversations = (
         _stored_generated(since)
         .filter(message__isnull=False)
@@ -183,6 +183,16 @@ def voices_with_eligibility_counts(voices: QuerySet[Voice], *, since) -> QuerySe
         .annotate(n=Count("pk"))
         .values("n")
     )
+    def reviewed_as(status):
+        return (
+            _stored_generated(since)
+            .filter(review_status=status)
+            .order_by()
+            .values("voice")
+            .annotate(n=Count("pk"))
+            .values("n")
+        )
+
     originals = (
         ClipSample.objects.filter(voice=OuterRef("pk"), source=ClipSample.Source.ORIGINAL, retired_at__isnull=True)
         .exclude(file="")
@@ -196,6 +206,12 @@ def voices_with_eligibility_counts(voices: QuerySet[Voice], *, since) -> QuerySe
     return voices.annotate(
         conversations_with_clips=Coalesce(Subquery(conversations, output_field=IntegerField()), 0),
         approved_unused_clips=Coalesce(Subquery(approved_unused, output_field=IntegerField()), 0),
+        pending_review_clips=Coalesce(
+            Subquery(reviewed_as(ClipSample.ReviewStatus.PENDING), output_field=IntegerField()), 0
+        ),
+        rejected_clips=Coalesce(
+            Subquery(reviewed_as(ClipSample.ReviewStatus.REJECTED), output_field=IntegerField()), 0
+        ),
         active_originals=Coalesce(
             Subquery(originals.annotate(n=Count("pk")).values("n"), output_field=IntegerField()), 0
         ),
@@ -257,11 +273,18 @@ def _count_reasons(voice: Voice, *, window_days) -> list[dict]:
     min_clips = settings.RETRAIN_MIN_APPROVED_CLIPS
     if voice.approved_unused_clips < min_clips:
         missing = min_clips - voice.approved_unused_clips
-        reasons.append(_reason(
-            "too_few_approved_clips",
-            f"Approve {_plural(missing, 'more clip')} in the review queue: {voice.approved_unused_clips} of "
-            f"{min_clips} approved and unused {window}.",
-        ))
+        message = (f"Approve {_plural(missing, 'more clip')} in the review queue: {voice.approved_unused_clips} of "
+                   f"{min_clips} approved and unused {window}.")
+        pending = voice.pending_review_clips
+        if pending < missing:
+            # Approving cannot close the gap: say so, and what can (new replies, or a second look at rejections).
+            waiting = ("No clip waits for review" if pending == 0
+                       else f"Only {_plural(pending, 'clip waits', 'clips wait')} for review")
+            rejected = f" ({voice.rejected_clips} rejected)" if voice.rejected_clips else ""
+            message += (f" {waiting}{rejected}: {_plural(missing - pending, 'more spoken reply', 'more spoken replies')}"
+                        " must come from conversations with the voice first"
+                        + (", or staff may review rejected clips again." if voice.rejected_clips else "."))
+        reasons.append(_reason("too_few_approved_clips", message))
     return reasons
 
 
@@ -298,6 +321,8 @@ def _judge(voice: Voice, *, strategy: str, window_days, since, now, limits: Sele
         "min_conversations": settings.RETRAIN_MIN_CONVERSATIONS,
         "approved_unused_clips": voice.approved_unused_clips,
         "min_approved_clips": settings.RETRAIN_MIN_APPROVED_CLIPS,
+        "pending_review_clips": voice.pending_review_clips,
+        "rejected_clips": voice.rejected_clips,
         "originals": voice.active_originals,
         "originals_s": round(voice.active_originals_s or 0.0, 2),
         "generated_capacity_s": generated_capacity_s(originals_s=voice.active_originals_s or 0.0, limits=limits),

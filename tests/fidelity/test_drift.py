@@ -47,8 +47,9 @@ def store_replies(voice, *, spoken_by: str, count: int, days_ago: float = 0.0, s
         text = SENTENCES[(start + i) % len(SENTENCES)]
         audio = provider.tts(voice_id=spoken_by, text=text).audio
         clip = ClipSampleFactory(voice=voice, version=voice.current_version, text=text, audio=audio)
+        # In order, and never before a check already made (a later check looks only at replies since then).
         ClipSample.objects.filter(pk=clip.pk).update(
-            created_at=timezone.now() - timedelta(days=days_ago, minutes=len(clips) + 1))
+            created_at=timezone.now() - timedelta(days=days_ago) + timedelta(microseconds=len(clips)))
         clips.append(clip)
     return clips
 
@@ -129,6 +130,30 @@ def test_a_planted_timbre_shift_is_flagged_in_one_run_with_event_badge_chart_and
     assert Event.objects.filter(type="voice.version_rolled_back", voice=voice).exists()
 
 
+def test_staff_check_drift_now_from_the_voice_list(alice, emulator_ctl, staff_client):
+    """From outside nothing but the daily schedule ran the monitor: staff could not check a voice they suspect.
+    The voice list's action checks the selected voices at once and says what it found."""
+    steady = voice_of_speaker(SPEAKERS["mid"], name="Steady")
+    store_replies(steady, spoken_by=steady.current_version.provider_voice_id, count=4, days_ago=10)
+    store_replies(steady, spoken_by=steady.current_version.provider_voice_id, count=3, start=4)
+    shifted = voice_of_speaker(SPEAKERS["mid"], name="Shifted")
+    own = shifted.current_version.provider_voice_id
+    store_replies(shifted, spoken_by=own, count=4, days_ago=10)
+    emulator_ctl.shift_timbre(own, median_pitch_hz=-40, formant_scale=0.9)
+    store_replies(shifted, spoken_by=own, count=4, start=4)
+    quiet = voice_at_provider(alice, name="Quiet")
+
+    response = staff_client.post("/admin/clones/voice/", {
+        "action": "check_drift_now", "_selected_action": [str(v.pk) for v in (steady, shifted, quiet)]}, follow=True)
+    said = [str(m) for m in response.context["messages"]]
+    assert any(m.startswith("Steady: in band") for m in said), said
+    assert any(m.startswith("Shifted: drifting.") and "baseline" in m for m in said), said
+    assert any(m.startswith("Quiet: not checked,") and "replies" in m for m in said), said
+    assert DriftPoint.objects.get(voice=shifted).is_out_of_band
+    assert not DriftPoint.objects.get(voice=steady).is_out_of_band
+    assert Event.objects.filter(type="voice.drift_detected", voice=shifted).count() == 1
+
+
 def test_voices_without_enough_recent_replies_are_skipped(alice, emulator_ctl):
     voice = voice_at_provider(alice, name="Quiet")
     store_replies(voice, spoken_by=voice.current_version.provider_voice_id, count=2)
@@ -137,3 +162,84 @@ def test_voices_without_enough_recent_replies_are_skipped(alice, emulator_ctl):
     assert not DriftPoint.objects.filter(voice=voice).exists()
     Voice.objects.filter(pk=voice.pk).update(status=Voice.Status.DISABLED)
     assert str(voice.pk) not in drift_monitor_run()["skipped"]
+
+
+def _chat_reply(api, voice, text, run_tasks) -> ClipSample:
+    """One chat turn in a new conversation, through the API and the reply pipeline; the reply's clip."""
+    from conversations.models import Message
+
+    conversation = api.post("/api/v1/conversations/", {"voice": str(voice.pk)}, format="json").json()["id"]
+    with run_tasks():
+        response = api.post(f"/api/v1/conversations/{conversation}/messages/", {"text": text}, format="json")
+    assert response.status_code == 202, response.content
+    message = Message.objects.select_related("clip").get(pk=response.json()["assistant_message"]["id"])
+    assert message.status == "ready", message.failure_reason
+    return message.clip
+
+
+def test_replies_that_reuse_an_earlier_render_do_not_hide_a_planted_shift(alice, alice_api, emulator_ctl,
+                                                                           run_tasks, settings):
+    """Identical replies reuse a stored render (no provider call). Such copies are old audio: were they
+    sampled, a voice whose provider voice changed would look unchanged (seen from outside: the offline
+    responder answers "Hi." the same way in every new conversation, so every newest reply was a copy)."""
+    settings.FIDELITY_DRIFT_SAMPLE_SIZE = 4
+    voice = voice_of_speaker(SPEAKERS["mid"], name="Ada", owner=alice)
+    first = ["Tell me a story about the sea.", "What is your favourite food?", "How are you today?",
+             "Do you like music?"]
+    before = [_chat_reply(alice_api, voice, text, run_tasks) for text in first]
+    assert all(clip.reused_from_id is None for clip in before)
+    emulator_ctl.shift_timbre(voice.current_version.provider_voice_id, median_pitch_hz=-40, formant_scale=0.9)
+    after = [_chat_reply(alice_api, voice, text, run_tasks) for text in
+             ["Tell me a joke.", "What do you think about trains?", "Any advice for a rainy day?",
+              "What did you do last weekend?"]]
+    assert all(clip.reused_from_id is None for clip in after)
+    assert not {c.text for c in after} & {c.text for c in before}
+    copies = [_chat_reply(alice_api, voice, text, run_tasks) for text in first]  # the newest replies
+    assert [c.reused_from_id for c in copies] == [c.pk for c in before]
+
+    result = drift_monitor_run()
+    point = DriftPoint.objects.get(voice=voice)
+    assert sorted(point.clip_ids) == sorted(c.pk for c in after)
+    assert result["flagged"] == [str(voice.pk)], (point.baseline_similarity, point.components)
+    assert "left_baseline" in [r["code"] for r in point.reasons]
+    assert Event.objects.filter(type="voice.drift_detected", voice=voice).count() == 1
+
+
+def test_a_reply_baseline_is_fixed_by_the_first_check_so_a_shift_cannot_grow_into_it(alice, emulator_ctl):
+    """Seen from outside: a voice with 6 replies, a planted shift, 5 more. "The earliest 8 replies" taken afresh
+    held 2 shifted ones, the newest 8 held 3 unshifted ones, and the shift was never flagged."""
+    voice = voice_of_speaker(SPEAKERS["mid"], name="Ada", owner=alice)
+    own = voice.current_version.provider_voice_id
+    before = store_replies(voice, spoken_by=own, count=6, days_ago=1)
+    assert drift_monitor_run()["flagged"] == []
+    first = DriftPoint.objects.get(voice=voice)
+    assert first.baseline_source == "replies" and sorted(first.baseline_clip_ids) == sorted(c.pk for c in before)
+
+    emulator_ctl.shift_timbre(own, median_pitch_hz=-40, formant_scale=0.9)
+    after = store_replies(voice, spoken_by=own, count=5, start=6)
+    result = drift_monitor_run()
+    point = DriftPoint.objects.filter(voice=voice).latest("measured_at")
+    assert sorted(point.baseline_clip_ids) == sorted(first.baseline_clip_ids)  # the baseline did not move
+    assert sorted(point.clip_ids) == sorted(c.pk for c in after)  # only replies since the baseline
+    assert result["flagged"] == [str(voice.pk)], (point.baseline_similarity, point.components)
+    assert point.is_out_of_band and "left_baseline" in [r["code"] for r in point.reasons]
+
+
+def test_a_check_scores_only_replies_since_the_previous_check(alice, emulator_ctl):
+    """Seen from outside: 3 shifted replies among the newest 8 (5 from before the shift, already judged in band
+    by the previous check) scored 0.80 against the baseline: in band. A check looks at what is new."""
+    voice = voice_of_speaker(SPEAKERS["mid"], name="Ada", owner=alice)
+    own = voice.current_version.provider_voice_id
+    store_replies(voice, spoken_by=own, count=4, days_ago=2)
+    assert drift_monitor_run()["flagged"] == []
+    store_replies(voice, spoken_by=own, count=5, start=4, days_ago=1)
+    assert drift_monitor_run()["flagged"] == []
+    emulator_ctl.shift_timbre(own, median_pitch_hz=-40, formant_scale=0.9)
+    shifted = store_replies(voice, spoken_by=own, count=3, start=1)
+    result = drift_monitor_run()
+    point = DriftPoint.objects.filter(voice=voice).latest("measured_at")
+    assert sorted(point.clip_ids) == sorted(c.pk for c in shifted)
+    assert result["flagged"] == [str(voice.pk)], (point.baseline_similarity, point.components)
+    # Nothing new since: the voice is skipped, no point, no second event.
+    assert "since the last check" in drift_monitor_run()["skipped"][str(voice.pk)]
+    assert Event.objects.filter(type="voice.drift_detected", voice=voice).count() == 1

@@ -115,8 +115,34 @@ def test_reasons_say_what_to_do(staff_api, emulator_ctl):
     short_replies(few, 3)
     reasons = {r["code"]: r["message"] for r in eligibility_of(staff_api, few)["reasons"]}
     assert reasons["too_few_approved_clips"] == (
-        "Approve 17 more clips in the review queue: 3 of 20 approved and unused in the last 30 days."
+        "Approve 17 more clips in the review queue: 3 of 20 approved and unused in the last 30 days. No clip waits "
+        "for review: 17 more spoken replies must come from conversations with the voice first."
     )
+
+
+def test_when_approving_cannot_close_the_gap_the_reason_says_what_can(staff_api, emulator_ctl):
+    """Seen from outside: with every reply rejected the reason said "Approve 20 more clips in the review queue"
+    while the queue was empty."""
+    voice = voice_at_provider(name="Rejected")
+    ids = [c.pk for c in short_replies(voice)]
+    for status, chosen in (("rejected", ids[:16]), ("pending", ids[16:18])):
+        response = staff_api.post("/api/v1/clips/bulk-review/", {"ids": chosen, "status": status, "reason": "noisy"},
+                                  format="json")
+        assert response.status_code == 200, response.content
+    row = eligibility_of(staff_api, voice)
+    assert row["counts"]["pending_review_clips"] == 2 and row["counts"]["rejected_clips"] == 16
+    message = "Approve 18 more clips in the review queue: 2 of 20 approved and unused in the last 30 days. Only 2 " \
+              "clips wait for review (16 rejected): 16 more spoken replies must come from conversations with the " \
+              "voice first, or staff may review rejected clips again."
+    assert row["reasons"] == [{"code": "too_few_approved_clips", "message": message}]
+    response = propose(staff_api, voice)
+    assert response.status_code == 422 and response.json()["extra"]["reasons"] == row["reasons"]
+
+    # Enough waiting for review: approving is the way, and the sentence says only that.
+    staff_api.post("/api/v1/clips/bulk-review/", {"ids": ids[:16], "status": "pending"}, format="json")
+    (reason,) = eligibility_of(staff_api, voice)["reasons"]
+    assert reason["message"] == ("Approve 18 more clips in the review queue: 2 of 20 approved and unused in the last "
+                                 "30 days.")
 
 
 @override_settings(RETRAIN_ENABLED=False)
