@@ -19,7 +19,7 @@ import pytest
 
 from tests.live import ROOT, LiveStack, request
 from tests.reliability.loadgen import LOAD_ENV, Cluster
-from tests.retraining.test_crash_cluster import _process_holding_connection
+from tests.retraining.test_crash_cluster import _children_map, _process_holding_connection
 
 pytestmark = [pytest.mark.cluster,
               pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="needs Linux /proc to find the worker")]
@@ -54,6 +54,29 @@ def wait_for(predicate, what, timeout_s=180, interval_s=0.2):
     pytest.fail(f"timed out waiting for {what}")
 
 
+def kill_the_turns_worker_and_watch(stack, talker, emulator, emulator_ctl, cluster, text, *, give_up_s):
+    """Post a turn whose speech the provider holds for 60 s, SIGKILL the worker waiting for it, and poll the
+    reply until it leaves `pending` (or `give_up_s` passed). The retry's speech takes 3 s, so the retrying
+    state lasts long enough to be seen by a poll every 0.5 s: the queue wakes its worker at once, and an
+    instant retry could start and end between polls. Returns (message id, last detail, seen retrying,
+    seconds from the kill)."""
+    emulator_ctl.add_fault(path=TTS, method="POST", mode="latency", delay_s=60, count=1)
+    message_id = post_turn(stack, talker, text)
+    port = int(emulator.url.rsplit(":", 1)[1])
+    worker = wait_for(lambda: _process_holding_connection(cluster.process.pid, port), "the worker's TTS call")
+    os.kill(worker, signal.SIGKILL)
+    killed_at = time.monotonic()
+    emulator_ctl.add_fault(path=TTS, method="POST", mode="latency", delay_s=3, count=1)
+    seen_retrying = False
+    while True:
+        detail = get_message(stack, talker, message_id)
+        seen_retrying = seen_retrying or detail["is_retrying"]
+        if detail["status"] != "pending" or time.monotonic() - killed_at > give_up_s:
+            break
+        time.sleep(0.5)
+    return message_id, detail, seen_retrying, time.monotonic() - killed_at
+
+
 def test_a_worker_killed_mid_turn_is_replaced_and_the_turn_recovers(emulator, emulator_ctl, tmp_path):
     # The default lease and sweep interval: the time printed is what a deployment gets.
     stack = LiveStack(tmp_path, provider_url=emulator.url, env={**LOAD_ENV, "Q_WORKERS": "1",
@@ -63,25 +86,8 @@ def test_a_worker_killed_mid_turn_is_replaced_and_the_turn_recovers(emulator, em
         stack.start()
         talker = stack.scenario("talkers", "kill", "1")[0]
         cluster = Cluster(stack).start()
-        # The provider holds the speech long enough for the worker to be killed while it waits.
-        emulator_ctl.add_fault(path=TTS, method="POST", mode="latency", delay_s=60, count=1)
-        message_id = post_turn(stack, talker, "Tell me about the river.")
-        port = int(emulator.url.rsplit(":", 1)[1])
-        worker = wait_for(lambda: _process_holding_connection(cluster.process.pid, port), "the worker's TTS call")
-        os.kill(worker, signal.SIGKILL)
-        killed_at = time.monotonic()
-        # The retry's speech takes 3 s, so the retrying state lasts long enough to be seen by a poll every
-        # 0.5 s: the queue wakes its worker at once, and an instant retry could start and end between polls.
-        emulator_ctl.add_fault(path=TTS, method="POST", mode="latency", delay_s=3, count=1)
-
-        seen_retrying = False
-        while True:
-            detail = get_message(stack, talker, message_id)
-            seen_retrying = seen_retrying or detail["is_retrying"]
-            if detail["status"] != "pending" or time.monotonic() - killed_at > 180:
-                break
-            time.sleep(0.5)
-        recovery_s = time.monotonic() - killed_at
+        message_id, detail, seen_retrying, recovery_s = kill_the_turns_worker_and_watch(
+            stack, talker, emulator, emulator_ctl, cluster, "Tell me about the river.", give_up_s=180)
         print(f"\nrecovery after SIGKILL mid-turn: {recovery_s:.1f} s (ready at attempt "
               f"{stack.scenario('message', message_id)['attempt_count']}; lease {stack.env.get('WORK_LEASE_S', 30)} s)")
         cluster_log = cluster.log()
@@ -111,21 +117,8 @@ def test_a_killed_worker_is_noticed_without_waiting_for_its_lease(emulator, emul
         stack.start()
         talker = stack.scenario("talkers", "gone", "1")[0]
         cluster = Cluster(stack).start()
-        emulator_ctl.add_fault(path=TTS, method="POST", mode="latency", delay_s=60, count=1)
-        message_id = post_turn(stack, talker, "Tell me about the hills.")
-        port = int(emulator.url.rsplit(":", 1)[1])
-        worker = wait_for(lambda: _process_holding_connection(cluster.process.pid, port), "the worker's TTS call")
-        os.kill(worker, signal.SIGKILL)
-        killed_at = time.monotonic()
-        emulator_ctl.add_fault(path=TTS, method="POST", mode="latency", delay_s=3, count=1)
-        seen_retrying = False
-        while True:
-            detail = get_message(stack, talker, message_id)
-            seen_retrying = seen_retrying or detail["is_retrying"]
-            if detail["status"] != "pending" or time.monotonic() - killed_at > lease_s / 2:
-                break
-            time.sleep(0.5)
-        recovery_s = time.monotonic() - killed_at
+        _, detail, seen_retrying, recovery_s = kill_the_turns_worker_and_watch(
+            stack, talker, emulator, emulator_ctl, cluster, "Tell me about the hills.", give_up_s=lease_s / 2)
         print(f"\nrecovery after SIGKILL, worker noticed gone: {recovery_s:.1f} s (lease {lease_s} s)")
         cluster_log = cluster.log()
     finally:
@@ -184,8 +177,9 @@ def test_idle_workers_killed_while_waiting_for_a_task_do_not_stop_the_cluster(em
         first = post_turn(stack, talker, "Hello there.")
         wait_for(lambda: get_message(stack, talker, first)["status"] == "ready", "the first reply")
         time.sleep(1)  # both workers back in the task queue's get(), one of them holding its lock
-        sentinel = max(_children(cluster.process.pid), key=lambda pid: len(_children(pid)))
-        victims = _children(sentinel)  # the workers, the pusher and the monitor
+        children = _children_map()
+        sentinel = max(children[cluster.process.pid], key=lambda pid: len(children.get(pid, [])))
+        victims = children[sentinel]  # the workers, the pusher and the monitor
         assert len(victims) >= 4, victims
         for pid in victims:
             os.kill(pid, signal.SIGKILL)
@@ -201,10 +195,3 @@ def test_idle_workers_killed_while_waiting_for_a_task_do_not_stop_the_cluster(em
     assert detail["status"] == "ready", (detail, cluster_log[-4000:])
     assert "renewing the queues" in cluster_log, cluster_log[-4000:]
 
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for tid in os.listdir(f"/proc/{pid}/task"):
-        with open(f"/proc/{pid}/task/{tid}/children") as f:
-            found += [int(child) for child in f.read().split()]
-    return found
