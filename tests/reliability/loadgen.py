@@ -16,6 +16,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -71,6 +72,37 @@ class Cluster:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+
+@contextmanager
+def served(stack: LiveStack):
+    """Serve `stack` for a `with` block and stop it (and a cluster started with `.start_cluster()`) however the
+    block ends. When the block fails, the cluster's log tail is printed: pytest shows it with the failure, so
+    a wait that timed out in CI says what the cluster was doing."""
+    handle = _Served(stack)
+    stack.start()
+    try:
+        yield handle
+    except BaseException:
+        if handle.cluster is not None:
+            print(f"--- cluster log (tail) ---\n{handle.cluster.log()[-8000:]}")
+        raise
+    finally:
+        try:
+            if handle.cluster is not None:
+                handle.cluster.stop()
+        finally:
+            stack.stop()
+
+
+@dataclass
+class _Served:
+    stack: LiveStack
+    cluster: Cluster | None = None
+
+    def start_cluster(self) -> Cluster:
+        self.cluster = Cluster(self.stack).start()
+        return self.cluster
 
 
 @dataclass

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.live import ROOT, LiveStack, request
-from tests.reliability.loadgen import LOAD_ENV, Cluster
+from tests.reliability.loadgen import LOAD_ENV, served
 from tests.retraining.test_crash_cluster import _children_map, _process_holding_connection
 
 pytestmark = [pytest.mark.cluster,
@@ -81,20 +81,14 @@ def test_a_worker_killed_mid_turn_is_replaced_and_the_turn_recovers(emulator, em
     # The default lease and sweep interval: the time printed is what a deployment gets.
     stack = LiveStack(tmp_path, provider_url=emulator.url, env={**LOAD_ENV, "Q_WORKERS": "1",
                                                                   "ELEVENLABS_TIMEOUT_S": "120"})
-    cluster = None
-    try:
-        stack.start()
+    with served(stack) as serving:
         talker = stack.scenario("talkers", "kill", "1")[0]
-        cluster = Cluster(stack).start()
+        cluster = serving.start_cluster()
         message_id, detail, seen_retrying, recovery_s = kill_the_turns_worker_and_watch(
             stack, talker, emulator, emulator_ctl, cluster, "Tell me about the river.", give_up_s=180)
         print(f"\nrecovery after SIGKILL mid-turn: {recovery_s:.1f} s (ready at attempt "
               f"{stack.scenario('message', message_id)['attempt_count']}; lease {stack.env.get('WORK_LEASE_S', 30)} s)")
         cluster_log = cluster.log()
-    finally:
-        if cluster is not None:
-            cluster.stop()
-        stack.stop()
 
     assert detail["status"] == "ready", (detail, cluster_log[-4000:])
     assert seen_retrying, "the API never said the reply was being retried"
@@ -112,19 +106,13 @@ def test_a_killed_worker_is_noticed_without_waiting_for_its_lease(emulator, emul
     stack = LiveStack(tmp_path, provider_url=emulator.url,
                       env={**LOAD_ENV, "Q_WORKERS": "1", "ELEVENLABS_TIMEOUT_S": "120", "WORK_LEASE_S": str(lease_s),
                            "STUCK_WORK_SWEEP_S": "2"})
-    cluster = None
-    try:
-        stack.start()
+    with served(stack) as serving:
         talker = stack.scenario("talkers", "gone", "1")[0]
-        cluster = Cluster(stack).start()
+        cluster = serving.start_cluster()
         _, detail, seen_retrying, recovery_s = kill_the_turns_worker_and_watch(
             stack, talker, emulator, emulator_ctl, cluster, "Tell me about the hills.", give_up_s=lease_s / 2)
         print(f"\nrecovery after SIGKILL, worker noticed gone: {recovery_s:.1f} s (lease {lease_s} s)")
         cluster_log = cluster.log()
-    finally:
-        if cluster is not None:
-            cluster.stop()
-        stack.stop()
 
     assert detail["status"] == "ready", (detail, cluster_log[-4000:])  # within half the lease
     assert seen_retrying, "the API never said the reply was being retried"
@@ -134,9 +122,7 @@ def test_a_killed_worker_is_noticed_without_waiting_for_its_lease(emulator, emul
 def test_speech_stored_before_the_kill_is_reused_not_paid_twice(emulator, emulator_ctl, tmp_path):
     stack = LiveStack(tmp_path, provider_url=emulator.url,
                       env={**LOAD_ENV, "Q_WORKERS": "1", "WORK_LEASE_S": "6", "STUCK_WORK_SWEEP_S": "1"})
-    cluster = None
-    try:
-        stack.start()
+    with served(stack) as serving:
         talker = stack.scenario("talkers", "reuse", "1")[0]
         message_id = post_turn(stack, talker, "Say it only once.")
         # A worker takes the turn, stores the speech and is killed just before marking the reply ready.
@@ -148,50 +134,50 @@ def test_speech_stored_before_the_kill_is_reused_not_paid_twice(emulator, emulat
         tts_before = len(emulator_ctl.requests(path=TTS, method="POST"))
         assert tts_before == 1
 
-        cluster = Cluster(stack).start()
+        serving.start_cluster()
         detail = wait_for(lambda: (d := get_message(stack, talker, message_id))["status"] != "pending" and d,
                           "the turn to recover")
         after = stack.scenario("message", message_id)
-    finally:
-        if cluster is not None:
-            cluster.stop()
-        stack.stop()
 
     assert detail["status"] == "ready", detail
     assert after["clip"] == before["clip"] and after["attempt_count"] == 2, after
     assert len(emulator_ctl.requests(path=TTS, method="POST")) == tts_before  # the stored speech was reused
 
 
-def test_idle_workers_killed_while_waiting_for_a_task_do_not_stop_the_cluster(emulator, tmp_path):
+def test_a_cluster_whose_processes_are_all_killed_answers_the_next_turn_and_the_one_in_flight(
+        emulator, emulator_ctl, tmp_path):
     """Found from outside: a SIGKILL of an *idle* worker left django-q2's task queue locked (the dead worker
     held the queue's read lock while it waited for a task), and no task ran again until the cluster was
-    restarted (django-q2 #23). With two idle workers, one of them always holds that lock: killing both (and
-    the pusher and monitor with them) wedged the old cluster every time. Our sentinel renews the queues and
-    processes, and the next turn is answered."""
-    stack = LiveStack(tmp_path, provider_url=emulator.url, env={**LOAD_ENV, "Q_WORKERS": "2"})
-    cluster = None
-    try:
-        stack.start()
+    restarted (django-q2 #23); a killed monitor (always waiting for a result) does the same to the result
+    queue. Here one worker is busy (waiting for speech the provider holds), the other idle, and both are
+    killed with the pusher and the monitor. In CI the dead busy worker was once reincarnated first, a new
+    pusher took the next turn into the old queue, which the renewal then dropped: the turn waited minutes
+    for the sweep. Our sentinel renews the queues before anything else starts on them and moves what they
+    held, so the next turn is answered, and the turn in flight is handed on and answered too."""
+    stack = LiveStack(tmp_path, provider_url=emulator.url,
+                      env={**LOAD_ENV, "Q_WORKERS": "2", "ELEVENLABS_TIMEOUT_S": "120", "STUCK_WORK_SWEEP_S": "2"})
+    with served(stack) as serving:
         talker = stack.scenario("talkers", "idle", "1")[0]
-        cluster = Cluster(stack).start()
+        cluster = serving.start_cluster()
         first = post_turn(stack, talker, "Hello there.")
         wait_for(lambda: get_message(stack, talker, first)["status"] == "ready", "the first reply")
-        time.sleep(1)  # both workers back in the task queue's get(), one of them holding its lock
+        emulator_ctl.add_fault(path=TTS, method="POST", mode="latency", delay_s=60, count=1)
+        in_flight = post_turn(stack, talker, "Tell me a long story.")
+        port = int(emulator.url.rsplit(":", 1)[1])
+        busy = wait_for(lambda: _process_holding_connection(cluster.process.pid, port), "the worker's TTS call")
+        time.sleep(1)  # the other worker back in the task queue's get(), holding its lock
         children = _children_map()
         sentinel = max(children[cluster.process.pid], key=lambda pid: len(children.get(pid, [])))
         victims = children[sentinel]  # the workers, the pusher and the monitor
-        assert len(victims) >= 4, victims
+        assert len(victims) >= 4 and busy in victims, (victims, busy)
         for pid in victims:
             os.kill(pid, signal.SIGKILL)
         second = post_turn(stack, talker, "Are you still there?")
-        detail = wait_for(lambda: (d := get_message(stack, talker, second))["status"] != "pending" and d,
-                          "the reply after the idle workers were killed", timeout_s=120)
+        replies = {}
+        for message_id, what in ((second, "the turn posted after the kill"), (in_flight, "the turn in flight")):
+            replies[what] = wait_for(lambda m=message_id: (d := get_message(stack, talker, m))["status"] != "pending"
+                                     and d, what, timeout_s=120)
         cluster_log = cluster.log()
-    finally:
-        if cluster is not None:
-            cluster.stop()
-        stack.stop()
 
-    assert detail["status"] == "ready", (detail, cluster_log[-4000:])
+    assert all(detail["status"] == "ready" for detail in replies.values()), (replies, cluster_log[-4000:])
     assert "renewing the queues" in cluster_log, cluster_log[-4000:]
-

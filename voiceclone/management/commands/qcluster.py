@@ -13,8 +13,9 @@ handed to a new worker within WORK_LEASE_S + STUCK_WORK_SWEEP_S, without waiting
 scheduler, which looks at schedules only every 30 s and runs them at most once a minute
 (docs/reliability.md). Set STUCK_WORK_SWEEP_S=0 to leave it to the minute schedules.
 
-Its sentinel is voiceclone.sentinel.Sentinel: when a worker dies while it waits for a task, holding the
-task queue's lock, it renews the queues and processes instead of leaving every worker waiting for that lock.
+Its sentinel is voiceclone.sentinel.Sentinel: when a process dies where it may hold a queue's lock (an idle
+worker, the pusher, the monitor), it renews the queues and processes instead of leaving every worker waiting
+for that lock.
 
 This command wins over django-q2's because the `voiceclone` app is listed before `django_q` in
 INSTALLED_APPS (Django gives the earlier app's command precedence).
@@ -44,7 +45,7 @@ class Command(DjangoQClusterCommand):
         settings.SECRET_KEY  # noqa: B018 - signing needs it: fail before starting anything
         if options.get("cluster_name"):
             os.environ["Q_CLUSTER_NAME"] = options["cluster_name"]
-        sentinel.install()  # survives the death of an idle worker (voiceclone/sentinel.py)
+        sentinel.install()  # survives the death of any cluster process (voiceclone/sentinel.py)
         cluster = Cluster()
         cluster.start()
         if options.get("run_once", False):
