@@ -11,7 +11,7 @@ import time
 import pytest
 
 from tests.live import LiveStack
-from tests.reliability.loadgen import LOAD_ENV, Cluster, chat_load, drain
+from tests.reliability.loadgen import LOAD_ENV, chat_load, drain, served
 from voiceclone.emulator import EmulatorServer
 
 pytestmark = pytest.mark.cluster
@@ -21,19 +21,15 @@ pytestmark = pytest.mark.cluster
 def test_concurrent_clients_and_a_cluster_hold_on_the_default_stack(tmp_path, clients, seconds):
     emulator = EmulatorServer(host="127.0.0.1", port=0, voice_limit=10_000).start()
     stack = LiveStack(tmp_path, provider_url=emulator.url, env={**LOAD_ENV, "Q_WORKERS": "2"})
-    cluster = None
     try:
-        stack.start()
-        talkers = stack.scenario("talkers", "load", str(clients))
-        cluster = Cluster(stack).start()
-        started = time.monotonic()
-        result = chat_load(stack, talkers, seconds=seconds, voice_creators=1)
-        drain(stack, result, timeout_s=90, started=started)
-        print(result.line(f"load on {stack.env['DATABASE_URL'].split(':')[0]}"))
+        with served(stack) as serving:
+            talkers = stack.scenario("talkers", "load", str(clients))
+            serving.start_cluster()
+            started = time.monotonic()
+            result = chat_load(stack, talkers, seconds=seconds, voice_creators=1)
+            drain(stack, result, timeout_s=90, started=started)
+            print(result.line(f"load on {stack.env['DATABASE_URL'].split(':')[0]}"))
     finally:
-        if cluster is not None:
-            cluster.stop()
-        stack.stop()
         emulator.stop()
 
     context = f"{result.line('load')}\nclient errors: {result.client_errors}\n" \
