@@ -181,3 +181,19 @@ def test_a_cluster_whose_processes_are_all_killed_answers_the_next_turn_and_the_
 
     assert all(detail["status"] == "ready" for detail in replies.values()), (replies, cluster_log[-4000:])
     assert "renewing the queues" in cluster_log, cluster_log[-4000:]
+
+
+def test_a_killed_sentinel_ends_qcluster_with_a_failure_not_a_clean_exit(emulator, tmp_path):
+    """Found from outside: SIGKILL of the cluster's sentinel made `manage.py qcluster` exit 0, so bin/run said
+    "stopped unexpectedly (exit code 0)" and a process manager restarting on failure would not have."""
+    stack = LiveStack(tmp_path, provider_url=emulator.url, env={**LOAD_ENV, "Q_WORKERS": "1"})
+    with served(stack) as serving:
+        cluster = serving.start_cluster()
+        children = _children_map()
+        sentinel = max(children[cluster.process.pid], key=lambda pid: len(children.get(pid, [])))
+        os.kill(sentinel, signal.SIGKILL)
+        exit_code = cluster.process.wait(timeout=60)
+        cluster_log = cluster.log()
+
+    assert exit_code == 1, cluster_log[-3000:]
+    assert "the cluster's sentinel died" in cluster_log, cluster_log[-3000:]

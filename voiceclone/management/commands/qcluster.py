@@ -52,6 +52,14 @@ class Command(DjangoQClusterCommand):
             cluster.stop()
             return
         self.sweep_while_running(cluster)
+        cluster.sentinel.join()
+        if cluster.sentinel.exitcode != 0:
+            # The sentinel was killed (SIGKILL, the out-of-memory killer): nothing guards the workers any
+            # more. Exit non-zero so the supervisor (bin/run, bin/serve, a process manager) sees a failure
+            # and stops this process group, orphaned workers included, rather than a clean stop.
+            logger.critical("the cluster's sentinel died (exit code %s): the cluster is not running; exiting",
+                            cluster.sentinel.exitcode)
+            raise SystemExit(1)
 
     def sweep_while_running(self, cluster: Cluster) -> None:
         from voiceclone.background import stuck_work_sweep
