@@ -53,15 +53,16 @@ class Cluster:
         return self
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
+        if self.process is None:
             return
-        os.kill(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=30)
-        try:  # whatever is left of its group (a worker stuck in a call)
+        if self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=30)
+        try:  # whatever is left of its group (a worker stuck in a call, or orphaned by a killed sentinel)
             os.killpg(self.process.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
