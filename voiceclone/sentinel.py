@@ -47,7 +47,6 @@ from django_q.status import Stat
 logger = logging.getLogger(__name__)
 
 IDLE = -1  # django_q.worker: the timer of a worker waiting for a task
-RECYCLED = -2  # a worker that ended after its last task (Q_CLUSTER["recycle"], max_rss)
 STOP_WAIT_S = 5.0
 TIMER_LOCK_WAIT_S = 1.0
 
