@@ -42,6 +42,9 @@ class Voice(models.Model):
     # Lease on the provider creation while `creating` (voiceclone.leases): a worker claims the voice
     # with a conditional update and its heartbeat keeps the claim fresh; a stale claim is taken over.
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # Which worker process holds the claim (voiceclone.leases.worker_identity): the cluster's sweep hands
+    # the creation on as soon as that process is gone, without waiting for the lease to run out.
+    claimed_by = models.CharField(max_length=200, blank=True, default="")
     attempt_count = models.PositiveSmallIntegerField(default=0)
     # Staff share a voice with every signed-up user: they may list it and start conversations with it,
     # never change it, retrain it or hear its clips and originals (clones.selectors decides).

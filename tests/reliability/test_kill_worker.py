@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.live import ROOT, LiveStack, request
+from tests.audio import wav_bytes
+from tests.live import ROOT, LiveStack, multipart, request
 from tests.reliability.loadgen import LOAD_ENV, served
 from tests.retraining.test_crash_cluster import _children_map, _process_holding_connection
 
@@ -197,3 +198,44 @@ def test_a_killed_sentinel_ends_qcluster_with_a_failure_not_a_clean_exit(emulato
 
     assert exit_code == 1, cluster_log[-3000:]
     assert "the cluster's sentinel died" in cluster_log, cluster_log[-3000:]
+
+
+def test_a_voice_creation_whose_worker_is_killed_is_handed_on_without_waiting_for_its_lease(
+        emulator, emulator_ctl, tmp_path):
+    """As for replies: the worker creating a voice at the provider is killed while the provider holds the
+    request; with a lease of ten minutes the voice is still ready long before the lease could run out,
+    because the sweep sees the claim's worker process is gone (`Voice.claimed_by`). Before, a new user's
+    voice stayed `creating` for the whole lease."""
+    lease_s = 600
+    stack = LiveStack(tmp_path, provider_url=emulator.url,
+                      env={**LOAD_ENV, "Q_WORKERS": "1", "ELEVENLABS_TIMEOUT_S": "120", "WORK_LEASE_S": str(lease_s),
+                           "STUCK_WORK_SWEEP_S": "2"})
+    with served(stack) as serving:
+        talker = stack.scenario("talkers", "creator", "1")[0]
+        cluster = serving.start_cluster()
+        emulator_ctl.add_fault(path=r"^/v1/voices/add", method="POST", mode="latency", delay_s=60, count=1)
+        body, content_type = multipart(
+            {"name": "Killed mid-clone", "persona": "You are patient.", "consent": "true"},
+            {"samples": ("s.wav", wav_bytes(3, seed=7), "audio/wav")})
+        status, _, answer = request(f"{stack.urls[0]}/api/v1/voices/", method="POST", body=body,
+                                    headers={"Authorization": f"Token {talker['token']}", "Content-Type": content_type})
+        assert status == 202, answer
+        voice_id = json.loads(answer)["id"]
+        port = int(emulator.url.rsplit(":", 1)[1])
+        worker = wait_for(lambda: _process_holding_connection(cluster.process.pid, port), "the worker's create call")
+        os.kill(worker, signal.SIGKILL)
+        killed_at = time.monotonic()
+
+        def voice():
+            _, _, body = request(f"{stack.urls[0]}/api/v1/voices/{voice_id}/",
+                                 headers={"Authorization": f"Token {talker['token']}"})
+            return json.loads(body)
+
+        detail = wait_for(lambda: (d := voice())["status"] != "creating" and d, "the voice to leave creating",
+                          timeout_s=lease_s / 2)
+        print(f"\nvoice ready {time.monotonic() - killed_at:.1f} s after its worker was killed (lease {lease_s} s)")
+        cluster_log = cluster.log()
+
+    assert detail["status"] == "ready", (detail, cluster_log[-4000:])
+    assert detail["current_version"]["number"] == 1, detail
+    assert "voice creation(s) whose worker stopped" in cluster_log, cluster_log[-4000:]
