@@ -78,6 +78,17 @@ def kill_the_turns_worker_and_watch(stack, talker, emulator, emulator_ctl, clust
     return message_id, detail, seen_retrying, time.monotonic() - killed_at
 
 
+LONG_LEASE_S = 600
+
+
+def long_lease_stack(tmp_path, emulator) -> LiveStack:
+    """One worker, a ten-minute lease and a 2 s sweep: work handed on well before half the lease was handed on
+    because its worker process was seen gone, not because its lease ran out."""
+    return LiveStack(tmp_path, provider_url=emulator.url,
+                     env={**LOAD_ENV, "Q_WORKERS": "1", "ELEVENLABS_TIMEOUT_S": "120",
+                          "WORK_LEASE_S": str(LONG_LEASE_S), "STUCK_WORK_SWEEP_S": "2"})
+
+
 def test_a_worker_killed_mid_turn_is_replaced_and_the_turn_recovers(emulator, emulator_ctl, tmp_path):
     # The default lease and sweep interval: the time printed is what a deployment gets.
     stack = LiveStack(tmp_path, provider_url=emulator.url, env={**LOAD_ENV, "Q_WORKERS": "1",
@@ -103,16 +114,13 @@ def test_a_killed_worker_is_noticed_without_waiting_for_its_lease(emulator, emul
     once: with a lease of ten minutes the reply is still ready long before the lease could run out, and
     the API says `is_retrying` from the hand-over on. (Before, the turn waited for the lease, saying
     "speaking" all along.)"""
-    lease_s = 600
-    stack = LiveStack(tmp_path, provider_url=emulator.url,
-                      env={**LOAD_ENV, "Q_WORKERS": "1", "ELEVENLABS_TIMEOUT_S": "120", "WORK_LEASE_S": str(lease_s),
-                           "STUCK_WORK_SWEEP_S": "2"})
+    stack = long_lease_stack(tmp_path, emulator)
     with served(stack) as serving:
         talker = stack.scenario("talkers", "gone", "1")[0]
         cluster = serving.start_cluster()
         _, detail, seen_retrying, recovery_s = kill_the_turns_worker_and_watch(
-            stack, talker, emulator, emulator_ctl, cluster, "Tell me about the hills.", give_up_s=lease_s / 2)
-        print(f"\nrecovery after SIGKILL, worker noticed gone: {recovery_s:.1f} s (lease {lease_s} s)")
+            stack, talker, emulator, emulator_ctl, cluster, "Tell me about the hills.", give_up_s=LONG_LEASE_S / 2)
+        print(f"\nrecovery after SIGKILL, worker noticed gone: {recovery_s:.1f} s (lease {LONG_LEASE_S} s)")
         cluster_log = cluster.log()
 
     assert detail["status"] == "ready", (detail, cluster_log[-4000:])  # within half the lease
@@ -206,10 +214,7 @@ def test_a_voice_creation_whose_worker_is_killed_is_handed_on_without_waiting_fo
     request; with a lease of ten minutes the voice is still ready long before the lease could run out,
     because the sweep sees the claim's worker process is gone (`Voice.claimed_by`). Before, a new user's
     voice stayed `creating` for the whole lease."""
-    lease_s = 600
-    stack = LiveStack(tmp_path, provider_url=emulator.url,
-                      env={**LOAD_ENV, "Q_WORKERS": "1", "ELEVENLABS_TIMEOUT_S": "120", "WORK_LEASE_S": str(lease_s),
-                           "STUCK_WORK_SWEEP_S": "2"})
+    stack = long_lease_stack(tmp_path, emulator)
     with served(stack) as serving:
         talker = stack.scenario("talkers", "creator", "1")[0]
         cluster = serving.start_cluster()
@@ -232,8 +237,8 @@ def test_a_voice_creation_whose_worker_is_killed_is_handed_on_without_waiting_fo
             return json.loads(body)
 
         detail = wait_for(lambda: (d := voice())["status"] != "creating" and d, "the voice to leave creating",
-                          timeout_s=lease_s / 2)
-        print(f"\nvoice ready {time.monotonic() - killed_at:.1f} s after its worker was killed (lease {lease_s} s)")
+                          timeout_s=LONG_LEASE_S / 2)
+        print(f"\nvoice ready {time.monotonic() - killed_at:.1f} s after its worker was killed (lease {LONG_LEASE_S} s)")
         cluster_log = cluster.log()
 
     assert detail["status"] == "ready", (detail, cluster_log[-4000:])
