@@ -52,8 +52,6 @@ TIMER_LOCK_WAIT_S = 1.0
 
 
 class Sentinel(q_cluster.Sentinel):
-    renewals = 0
-
     def guard(self):
         logger.info("%s guarding cluster %s [%s]", self.name, q_cluster.humanize(self.cluster_id.hex),
                     self.queue_name())
@@ -86,7 +84,7 @@ class Sentinel(q_cluster.Sentinel):
                 continue  # handing in its result; a death while doing so is broken_by()'s
             try:
                 if not process.is_alive() or process.timer.value == 0:
-                    super().reincarnate(process)
+                    self.reincarnate(process)
                 elif process.timer.value > 0:
                     process.timer.value -= cycle
             finally:
@@ -107,14 +105,6 @@ class Sentinel(q_cluster.Sentinel):
             if timer == IDLE or holds_timer_lock:
                 return process
         return None
-
-    def reincarnate(self, process):
-        # Anything else of django-q2's that calls this: a death that may lock a queue renews.
-        broken = self.broken_by()
-        if broken is not None:
-            self.renew(broken)
-            return
-        super().reincarnate(process)
 
     def renew(self, dead) -> None:
         """New queues and processes after `dead` died where it may have held a queue's lock."""
@@ -149,7 +139,6 @@ class Sentinel(q_cluster.Sentinel):
         self.monitor = self.spawn_monitor()
         self.pusher = self.spawn_pusher()
         self.reincarnations += 1
-        self.renewals += 1
         logger.warning("task queue renewed: %d worker(s), a new pusher and monitor; %d task(s) and %d result(s) "
                        "moved from the old queues", len(self.pool), len(tasks), len(results))
 
