@@ -10,7 +10,6 @@ no second reply text, no second TTS when the audio is already stored, never a du
 import logging
 import re
 import time
-from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -29,7 +28,13 @@ from voiceclone import provider, ratelimit, replies
 from voiceclone.background import enqueue_on_commit
 from voiceclone.errors import ApplicationError, InvalidState, RateLimited, wait_phrase
 from voiceclone.events.services import event_emit
-from voiceclone.leases import is_transient_db_error, lease_cutoff, lease_heartbeat, worker_identity, worker_is_gone
+from voiceclone.leases import (
+    is_transient_db_error,
+    lease_cutoff,
+    lease_heartbeat,
+    stopped_work_find,
+    worker_identity,
+)
 from voiceclone.validators import plain_text_validate
 
 from usage.context import usage_attributed
@@ -545,33 +550,13 @@ def _mark_failed(message: Message, code: str, reason: str) -> Message:
 def messages_pending_sweep(*, older_than_s: int | None = None) -> int:
     """Re-enqueue pending replies whose work stopped. Returns the count.
 
-    Two kinds: a claim whose worker stopped, which is released so the page shows `retrying` until a
-    worker takes it — its heartbeat is older than WORK_LEASE_S, or (found sooner) the worker process
-    that holds it no longer runs on this host (`claimed_by`, voiceclone.leases.worker_is_gone); and a reply never claimed for
-    longer than `older_than_s` (default Q_TIMEOUT_S: its task was lost by the broker; a shorter wait
-    would re-enqueue replies that merely queue behind others during a burst).
+    Two kinds (voiceclone.leases.stopped_work_find): a claim whose worker stopped, which is released so the
+    page shows `retrying` until a worker takes it — its heartbeat is older than WORK_LEASE_S, or (found
+    sooner) the worker process that holds it no longer runs on this host (`claimed_by`); and a reply never
+    claimed for longer than `older_than_s` (default Q_TIMEOUT_S: its task was lost by the broker).
     """
-    now = timezone.now()
-    unclaimed_for = older_than_s if older_than_s is not None else settings.Q_CLUSTER["timeout"]
     pending = Message.objects.filter(role=Message.Role.ASSISTANT, status=Message.Status.PENDING)
-    lost = list(
-        pending.filter(claimed_at__isnull=True, created_at__lt=now - timedelta(seconds=unclaimed_for))
-        .values_list("pk", flat=True)[:500]
-    )
-    dead = []
-    for pk in pending.filter(claimed_at__lt=lease_cutoff(now)).values_list("pk", flat=True)[:500]:
-        # Conditional: a worker that claimed it meanwhile keeps it.
-        if Message.objects.filter(pk=pk, status=Message.Status.PENDING, claimed_at__lt=lease_cutoff(now)).update(
-                claimed_at=None):
-            dead.append(pk)
-    # A claim whose worker process is gone (killed: the sweep runs in the cluster's main process, on the
-    # workers' host) is handed on at once rather than when its lease runs out, half a minute later.
-    live_claims = pending.filter(claimed_at__gte=lease_cutoff(now)).exclude(claimed_by="")
-    for pk, holder, attempts in live_claims.values_list("pk", "claimed_by", "attempt_count")[:500]:
-        if worker_is_gone(holder) and Message.objects.filter(
-                pk=pk, status=Message.Status.PENDING, claimed_by=holder, attempt_count=attempts,
-        ).update(claimed_at=None):
-            dead.append(pk)
+    lost, dead = stopped_work_find(pending, limit=500, older_than_s=older_than_s)
     for pk in lost + dead:
         async_task("conversations.tasks.message_reply_generate", pk)
     if dead:

@@ -32,6 +32,31 @@ def lease_cutoff(now=None):
     return (now or timezone.now()) - timedelta(seconds=settings.WORK_LEASE_S)
 
 
+def stopped_work_find(rows, *, limit: int, older_than_s: int | None = None, now=None) -> tuple[list, list]:
+    """(lost, released): the pks of `rows` (claimable rows still waiting for their work: a pending reply, a
+    `creating` voice) whose work stopped. `lost`: never claimed for `older_than_s` (default Q_TIMEOUT_S: the
+    broker lost its task; a shorter wait would catch rows merely queued behind others in a burst).
+    `released`: claims released here because their worker stopped — the heartbeat is older than WORK_LEASE_S,
+    or (found sooner) the claim's worker process no longer runs on this host (`claimed_by`, worker_is_gone).
+    Every release is conditional on the claim it saw, so a worker that claimed the row meanwhile keeps it.
+    The caller enqueues the rows' task again. At most `limit` of each kind per look."""
+    now = now or timezone.now()
+    cutoff = lease_cutoff(now)
+    unclaimed_for = older_than_s if older_than_s is not None else settings.Q_CLUSTER["timeout"]
+    lost = list(rows.filter(claimed_at__isnull=True, created_at__lt=now - timedelta(seconds=unclaimed_for))
+                .values_list("pk", flat=True)[:limit])
+    released = [pk for pk in rows.filter(claimed_at__lt=cutoff).values_list("pk", flat=True)[:limit]
+                if rows.filter(pk=pk, claimed_at__lt=cutoff).update(claimed_at=None)]
+    # The sweep runs in the cluster's main process, on the workers' host: a killed worker's claim is handed on
+    # at once rather than when its lease runs out. Claims of another host are left to the lease.
+    live_claims = rows.filter(claimed_at__gte=cutoff).exclude(claimed_by="")
+    for pk, holder, attempts in live_claims.values_list("pk", "claimed_by", "attempt_count")[:limit]:
+        if worker_is_gone(holder) and rows.filter(
+                pk=pk, claimed_by=holder, attempt_count=attempts, claimed_at__isnull=False).update(claimed_at=None):
+            released.append(pk)
+    return lost, released
+
+
 def worker_identity() -> str:
     """This process as a claim holder: `host:pid:start`, where `start` is the process's start time (Linux
     /proc; empty elsewhere), so a pid the kernel handed to a new process never passes for the old one."""

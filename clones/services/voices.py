@@ -2,7 +2,6 @@
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -15,7 +14,13 @@ from voiceclone import provider, ratelimit
 from voiceclone.background import enqueue_on_commit
 from voiceclone.errors import ConsentMissing, InvalidState
 from voiceclone.events.services import event_emit
-from voiceclone.leases import is_transient_db_error, lease_cutoff, lease_heartbeat, worker_identity, worker_is_gone
+from voiceclone.leases import (
+    is_transient_db_error,
+    lease_cutoff,
+    lease_heartbeat,
+    stopped_work_find,
+    worker_identity,
+)
 from voiceclone.validators import language_code_validate, plain_text_problem, plain_text_validate
 
 from clones import storage
@@ -461,23 +466,13 @@ def voice_retry(*, voice: Voice) -> Voice:
 
 
 def voices_creating_sweep(*, older_than_s: int | None = None) -> int:
-    """Re-enqueue `creating` voices whose work stopped: a claim whose heartbeat stopped (killed worker,
-    older than WORK_LEASE_S; released first), a claim whose worker process no longer runs on this host
-    (`claimed_by`, voiceclone.leases.worker_is_gone: found at once rather than when the lease runs out), or
-    a voice never claimed for `older_than_s` (default Q_TIMEOUT_S: its task was lost). Returns the count.
-    Safe alongside live workers (they claim; every release is conditional on the claim it saw)."""
-    now = timezone.now()
-    unclaimed_for = older_than_s if older_than_s is not None else settings.Q_CLUSTER["timeout"]
+    """Re-enqueue `creating` voices whose work stopped (voiceclone.leases.stopped_work_find): a claim whose
+    heartbeat stopped (killed worker, older than WORK_LEASE_S; released first), a claim whose worker process
+    no longer runs on this host (`claimed_by`: found at once rather than when the lease runs out), or a voice
+    never claimed for `older_than_s` (default Q_TIMEOUT_S: its task was lost). Returns the count. Safe
+    alongside live workers (they claim; every release is conditional on the claim it saw)."""
     creating = Voice.objects.filter(status=Voice.Status.CREATING, current_version__isnull=True)
-    lost = list(creating.filter(claimed_at__isnull=True, created_at__lt=now - timedelta(seconds=unclaimed_for))
-                .values_list("pk", flat=True)[:200])
-    dead = [pk for pk in creating.filter(claimed_at__lt=lease_cutoff(now)).values_list("pk", flat=True)[:200]
-            if creating.filter(pk=pk, claimed_at__lt=lease_cutoff(now)).update(claimed_at=None)]
-    live_claims = creating.filter(claimed_at__gte=lease_cutoff(now)).exclude(claimed_by="")
-    for pk, holder, attempts in live_claims.values_list("pk", "claimed_by", "attempt_count")[:200]:
-        if worker_is_gone(holder) and creating.filter(
-                pk=pk, claimed_by=holder, attempt_count=attempts, claimed_at__isnull=False).update(claimed_at=None):
-            dead.append(pk)
+    lost, dead = stopped_work_find(creating, limit=200, older_than_s=older_than_s)
     for pk in lost + dead:
         async_task("clones.tasks.voice_provider_create", pk)
     if dead:
