@@ -163,36 +163,27 @@ def _stored_generated(since):
     return qs.filter(created_at__gte=since) if since is not None else qs
 
 
+def _counted_per_voice(clips: QuerySet[ClipSample]):
+    """How many of `clips` each voice has, as a subquery's one value per voice."""
+    return clips.order_by().values("voice").annotate(n=Count("pk")).values("n")
+
+
 def voices_with_eligibility_counts(voices: QuerySet[Voice], *, since) -> QuerySet[Voice]:
     """Annotate `conversations_with_clips`, `approved_unused_clips`, `pending_review_clips`, `rejected_clips`,
     `active_originals`, `active_originals_s` and `blocking_run_id` (one query)."""
+    generated = _stored_generated(since)
     conversations = (
-        _stored_generated(since)
-        .filter(message__isnull=False)
+        generated.filter(message__isnull=False)
         .order_by()
         .values("voice")
         .annotate(n=Count("message__conversation", distinct=True))
         .values("n")
     )
-    approved_unused = (
-        _stored_generated(since)
-        .filter(review_status=ClipSample.ReviewStatus.APPROVED)
-        .filter(~clip_is_used_expression())
-        .order_by()
-        .values("voice")
-        .annotate(n=Count("pk"))
-        .values("n")
+    approved_unused = _counted_per_voice(
+        generated.filter(review_status=ClipSample.ReviewStatus.APPROVED).filter(~clip_is_used_expression())
     )
-    def reviewed_as(status):
-        return (
-            _stored_generated(since)
-            .filter(review_status=status)
-            .order_by()
-            .values("voice")
-            .annotate(n=Count("pk"))
-            .values("n")
-        )
-
+    pending_review = _counted_per_voice(generated.filter(review_status=ClipSample.ReviewStatus.PENDING))
+    rejected = _counted_per_voice(generated.filter(review_status=ClipSample.ReviewStatus.REJECTED))
     originals = (
         ClipSample.objects.filter(voice=OuterRef("pk"), source=ClipSample.Source.ORIGINAL, retired_at__isnull=True)
         .exclude(file="")
@@ -206,12 +197,8 @@ def voices_with_eligibility_counts(voices: QuerySet[Voice], *, since) -> QuerySe
     return voices.annotate(
         conversations_with_clips=Coalesce(Subquery(conversations, output_field=IntegerField()), 0),
         approved_unused_clips=Coalesce(Subquery(approved_unused, output_field=IntegerField()), 0),
-        pending_review_clips=Coalesce(
-            Subquery(reviewed_as(ClipSample.ReviewStatus.PENDING), output_field=IntegerField()), 0
-        ),
-        rejected_clips=Coalesce(
-            Subquery(reviewed_as(ClipSample.ReviewStatus.REJECTED), output_field=IntegerField()), 0
-        ),
+        pending_review_clips=Coalesce(Subquery(pending_review, output_field=IntegerField()), 0),
+        rejected_clips=Coalesce(Subquery(rejected, output_field=IntegerField()), 0),
         active_originals=Coalesce(
             Subquery(originals.annotate(n=Count("pk")).values("n"), output_field=IntegerField()), 0
         ),
