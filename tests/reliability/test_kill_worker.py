@@ -55,6 +55,20 @@ def wait_for(predicate, what, timeout_s=180, interval_s=0.2):
     pytest.fail(f"timed out waiting for {what}")
 
 
+def worker_calling_provider(cluster, emulator, what: str) -> int:
+    """The pid of the cluster's worker holding a connection to the provider (waits for it)."""
+    port = int(emulator.url.rsplit(":", 1)[1])
+    return wait_for(lambda: _process_holding_connection(cluster.process.pid, port), what)
+
+
+def sentinel_of(cluster) -> tuple[int, list[int]]:
+    """(the cluster's sentinel, its children: the workers, the pusher and the monitor). The sentinel is the
+    child of qcluster's main process with the most children of its own."""
+    children = _children_map()
+    sentinel = max(children[cluster.process.pid], key=lambda pid: len(children.get(pid, [])))
+    return sentinel, children[sentinel]
+
+
 def kill_the_turns_worker_and_watch(stack, talker, emulator, emulator_ctl, cluster, text, *, give_up_s):
     """Post a turn whose speech the provider holds for 60 s, SIGKILL the worker waiting for it, and poll the
     reply until it leaves `pending` (or `give_up_s` passed). The retry's speech takes 3 s, so the retrying
@@ -63,8 +77,7 @@ def kill_the_turns_worker_and_watch(stack, talker, emulator, emulator_ctl, clust
     seconds from the kill)."""
     emulator_ctl.add_fault(path=TTS, method="POST", mode="latency", delay_s=60, count=1)
     message_id = post_turn(stack, talker, text)
-    port = int(emulator.url.rsplit(":", 1)[1])
-    worker = wait_for(lambda: _process_holding_connection(cluster.process.pid, port), "the worker's TTS call")
+    worker = worker_calling_provider(cluster, emulator, "the worker's TTS call")
     os.kill(worker, signal.SIGKILL)
     killed_at = time.monotonic()
     emulator_ctl.add_fault(path=TTS, method="POST", mode="latency", delay_s=3, count=1)
@@ -172,12 +185,9 @@ def test_a_cluster_whose_processes_are_all_killed_answers_the_next_turn_and_the_
         wait_for(lambda: get_message(stack, talker, first)["status"] == "ready", "the first reply")
         emulator_ctl.add_fault(path=TTS, method="POST", mode="latency", delay_s=60, count=1)
         in_flight = post_turn(stack, talker, "Tell me a long story.")
-        port = int(emulator.url.rsplit(":", 1)[1])
-        busy = wait_for(lambda: _process_holding_connection(cluster.process.pid, port), "the worker's TTS call")
+        busy = worker_calling_provider(cluster, emulator, "the worker's TTS call")
         time.sleep(1)  # the other worker back in the task queue's get(), holding its lock
-        children = _children_map()
-        sentinel = max(children[cluster.process.pid], key=lambda pid: len(children.get(pid, [])))
-        victims = children[sentinel]  # the workers, the pusher and the monitor
+        _, victims = sentinel_of(cluster)  # the workers, the pusher and the monitor
         assert len(victims) >= 4 and busy in victims, (victims, busy)
         for pid in victims:
             os.kill(pid, signal.SIGKILL)
@@ -198,8 +208,7 @@ def test_a_killed_sentinel_ends_qcluster_with_a_failure_not_a_clean_exit(emulato
     stack = LiveStack(tmp_path, provider_url=emulator.url, env={**LOAD_ENV, "Q_WORKERS": "1"})
     with served(stack) as serving:
         cluster = serving.start_cluster()
-        children = _children_map()
-        sentinel = max(children[cluster.process.pid], key=lambda pid: len(children.get(pid, [])))
+        sentinel, _ = sentinel_of(cluster)
         os.kill(sentinel, signal.SIGKILL)
         exit_code = cluster.process.wait(timeout=60)
         cluster_log = cluster.log()
@@ -226,8 +235,7 @@ def test_a_voice_creation_whose_worker_is_killed_is_handed_on_without_waiting_fo
                                     headers={"Authorization": f"Token {talker['token']}", "Content-Type": content_type})
         assert status == 202, answer
         voice_id = json.loads(answer)["id"]
-        port = int(emulator.url.rsplit(":", 1)[1])
-        worker = wait_for(lambda: _process_holding_connection(cluster.process.pid, port), "the worker's create call")
+        worker = worker_calling_provider(cluster, emulator, "the worker's create call")
         os.kill(worker, signal.SIGKILL)
         killed_at = time.monotonic()
 
